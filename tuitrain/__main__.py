@@ -1,0 +1,5 @@
+"""``python -m tuitrain`` runs the command line."""
+
+from tuitrain.cli import main
+
+raise SystemExit(main())
