@@ -1,0 +1,370 @@
+"""Learning-rate schedules as plain Python objects the engine queries before every step.
+
+:func:`make_schedule` turns a preset schedule model (or its dict form, as sent by
+``Control.set_schedule``) into an :class:`LRSchedule`. The engine calls
+``lr_at(step, epoch)`` before each step and writes the value into the optimizer's
+learning-rate variable, calls ``on_epoch_end`` with the epoch's metrics, and replaces the
+object when the user swaps schedules or sets the lr (``rebased``). No TensorFlow here: the
+formulas are the ones Keras and chapter 11 use, written in float math, so the hot path costs
+a few microseconds.
+
+Time: per-step schedules use ``t = step - origin_step`` (``step`` is the 0-based global step,
+the value Keras passes its LearningRateSchedule); per-epoch ones use
+``t = epoch - origin_epoch`` and ignore the step (like ``LearningRateScheduler``).
+
+Per-epoch piecewise boundaries are exclusive (value i applies while ``t < boundaries[i]``,
+the chapter's ``if epoch < 5`` style); per-step ones follow PiecewiseConstantDecay
+(``t <= boundaries[0]`` gives ``values[0]``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+from pydantic import TypeAdapter
+
+from tuitrain.preset import Schedule
+
+_adapter: TypeAdapter = TypeAdapter(Schedule)
+
+
+def _g(x: float) -> str:
+    # Step counts read better whole ("20000", not "2e+04"); rates keep 4 significant digits.
+    if float(x).is_integer() and 1 <= abs(x) < 1e9:
+        return str(int(x))
+    return f"{x:.4g}"
+
+
+class LRSchedule:
+    """A learning rate as a function of (step, epoch), plus plateau state for performance."""
+
+    kind: str = "constant"
+    per: str = "step"
+
+    def __init__(self, *, origin_step: int = 0, origin_epoch: int = 0, scale: float = 1.0):
+        self.origin_step = int(origin_step)
+        self.origin_epoch = int(origin_epoch)
+        # Rebasing multiplies the whole curve, so a user's lr change keeps the shape.
+        self.scale = float(scale)
+
+    def _value(self, t: float) -> float:
+        raise NotImplementedError
+
+    def _formula(self) -> str:
+        raise NotImplementedError
+
+    def lr_at(self, step: int, epoch: int) -> float:
+        """Learning rate for the step about to run (0-based global step and epoch)."""
+        if self.per == "epoch":
+            t = max(epoch - self.origin_epoch, 0)
+        else:
+            t = max(step - self.origin_step, 0)
+        return self.scale * self._value(t)
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> str | None:
+        """Update plateau state; a short message when the lr changed, else None."""
+        return None
+
+    def rebased(self, step: int, epoch: int, lr: float) -> "LRSchedule":
+        """A copy scaled so that ``lr_at(step, epoch) == lr``; falls back to a constant."""
+        now = self.lr_at(step, epoch)
+        if not (now > 0 and math.isfinite(now)):
+            # A curve at 0 (cosine end, alpha 0) cannot be scaled to reach lr.
+            return ConstantSchedule(lr, origin_step=step, origin_epoch=epoch)
+        new = copy.copy(self)
+        new.scale = self.scale * (lr / now)
+        return new
+
+    def describe(self) -> str:
+        """One line for the dashboard and the run log."""
+        if self.per == "epoch":
+            origin = f", epoch counted from {self.origin_epoch}" if self.origin_epoch else ""
+            return f"{self.kind} per epoch: {self._formula()}{origin}"
+        origin = f", t = step - {self.origin_step}" if self.origin_step else ""
+        return f"{self.kind}: {self._formula()}{origin}"
+
+    @property
+    def _t(self) -> str:
+        return "epoch" if self.per == "epoch" else "t"
+
+
+class ConstantSchedule(LRSchedule):
+    """The optimizer's lr, unchanged."""
+
+    kind = "constant"
+
+    def __init__(self, lr: float, **kw: Any):
+        super().__init__(**kw)
+        self.lr = float(lr)
+
+    def _value(self, t: float) -> float:
+        return self.lr
+
+    def _formula(self) -> str:
+        return _g(self.scale * self.lr)
+
+
+class ExponentialSchedule(LRSchedule):
+    """lr0 * rate ** (t / decay_steps): Keras ExponentialDecay, or R19 per epoch."""
+
+    kind = "exponential"
+
+    def __init__(self, lr0: float, decay_steps: float, decay_rate: float,
+                 staircase: bool = False, per: str = "step", **kw: Any):
+        super().__init__(**kw)
+        self.lr0, self.decay_steps, self.decay_rate = float(lr0), float(decay_steps), float(decay_rate)
+        self.staircase, self.per = bool(staircase), per
+
+    def _value(self, t: float) -> float:
+        p = t / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.lr0 * self.decay_rate ** p
+
+    def _formula(self) -> str:
+        p = f"floor({self._t}/{_g(self.decay_steps)})" if self.staircase else f"({self._t}/{_g(self.decay_steps)})"
+        return f"{_g(self.scale * self.lr0)} * {_g(self.decay_rate)}^{p}"
+
+
+class PowerSchedule(LRSchedule):
+    """lr0 / (1 + rate * t / decay_steps): Keras InverseTimeDecay."""
+
+    kind = "power"
+
+    def __init__(self, lr0: float, decay_steps: float, decay_rate: float,
+                 staircase: bool = False, per: str = "step", **kw: Any):
+        super().__init__(**kw)
+        self.lr0, self.decay_steps, self.decay_rate = float(lr0), float(decay_steps), float(decay_rate)
+        self.staircase, self.per = bool(staircase), per
+
+    def _value(self, t: float) -> float:
+        p = t / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.lr0 / (1.0 + self.decay_rate * p)
+
+    def _formula(self) -> str:
+        p = f"floor({self._t}/{_g(self.decay_steps)})" if self.staircase else f"{self._t}/{_g(self.decay_steps)}"
+        return f"{_g(self.scale * self.lr0)} / (1 + {_g(self.decay_rate)}*{p})"
+
+
+class PiecewiseSchedule(LRSchedule):
+    """Piecewise constant; inclusive boundaries per step (Keras), exclusive per epoch."""
+
+    kind = "piecewise"
+
+    def __init__(self, boundaries: list[float], values: list[float], per: str = "step", **kw: Any):
+        super().__init__(**kw)
+        self.boundaries = [float(b) for b in boundaries]
+        self.values = [float(v) for v in values]
+        self.per = per
+
+    def _value(self, t: float) -> float:
+        for b, v in zip(self.boundaries, self.values):
+            if (t < b) if self.per == "epoch" else (t <= b):
+                return v
+        return self.values[-1]
+
+    def _formula(self) -> str:
+        op = "<" if self.per == "epoch" else "<="
+        parts = [f"{_g(self.scale * v)} while {self._t}{op}{_g(b)}"
+                 for b, v in zip(self.boundaries, self.values)]
+        return ", ".join(parts) + f", then {_g(self.scale * self.values[-1])}"
+
+
+class CosineSchedule(LRSchedule):
+    """Keras CosineDecay: optional linear warm-up to warmup_target, then cosine to alpha."""
+
+    kind = "cosine"
+
+    def __init__(self, lr0: float, decay_steps: int, alpha: float = 0.0,
+                 warmup_steps: int = 0, warmup_target: float | None = None, **kw: Any):
+        super().__init__(**kw)
+        self.lr0, self.decay_steps, self.alpha = float(lr0), float(decay_steps), float(alpha)
+        self.warmup_steps = float(warmup_steps)
+        self.warmup_target = None if warmup_target is None else float(warmup_target)
+
+    def _decay(self, t: float, start: float) -> float:
+        cos = 0.5 * (1.0 + math.cos(math.pi * t / self.decay_steps))
+        return start * ((1.0 - self.alpha) * cos + self.alpha)
+
+    def _value(self, t: float) -> float:
+        # As in Keras, warmup_steps only counts when a warmup_target is given.
+        if self.warmup_target is None:
+            return self._decay(min(t, self.decay_steps), self.lr0)
+        t = min(t, self.decay_steps + self.warmup_steps)
+        if t < self.warmup_steps:
+            return (self.warmup_target - self.lr0) * (t / self.warmup_steps) + self.lr0
+        return self._decay(t - self.warmup_steps, self.warmup_target)
+
+    def _formula(self) -> str:
+        s = self.scale
+        top = self.lr0 if self.warmup_target is None else self.warmup_target
+        warm = ""
+        if self.warmup_target is not None and self.warmup_steps > 0:
+            warm = f"{_g(s * self.lr0)} -> {_g(s * top)} over {_g(self.warmup_steps)} steps, then "
+        return f"{warm}{_g(s * top)} -> {_g(s * top * self.alpha)} over {_g(self.decay_steps)} steps"
+
+
+class OneCycleSchedule(LRSchedule):
+    """1cycle exactly as chapter 11's OneCycleScheduler (t = the notebook's iteration)."""
+
+    kind = "one_cycle"
+
+    def __init__(self, iterations: int, max_lr: float, start_lr: float | None = None,
+                 last_iterations: int | None = None, last_lr: float | None = None, **kw: Any):
+        super().__init__(**kw)
+        self.iterations = int(iterations)
+        self.max_lr = float(max_lr)
+        self.start_lr = start_lr or max_lr / 10
+        self.last_iterations = last_iterations or self.iterations // 10 + 1
+        self.half_iteration = (self.iterations - self.last_iterations) // 2
+        self.last_lr = last_lr or self.start_lr / 1000
+
+    @staticmethod
+    def _interpolate(t: float, iter1: float, iter2: float, lr1: float, lr2: float) -> float:
+        return (lr2 - lr1) * (t - iter1) / (iter2 - iter1) + lr1
+
+    def _value(self, t: float) -> float:
+        # The notebook never runs past `iterations`; beyond it we hold last_lr instead of
+        # extrapolating the line below zero.
+        t = min(t, self.iterations)
+        h = self.half_iteration
+        if t < h:
+            return self._interpolate(t, 0, h, self.start_lr, self.max_lr)
+        if t < 2 * h:
+            return self._interpolate(t, h, 2 * h, self.max_lr, self.start_lr)
+        return self._interpolate(t, 2 * h, self.iterations, self.start_lr, self.last_lr)
+
+    def _formula(self) -> str:
+        s, h = self.scale, self.half_iteration
+        return (f"{_g(s * self.start_lr)} -> {_g(s * self.max_lr)} at t={h} -> "
+                f"{_g(s * self.start_lr)} at t={2 * h} -> {_g(s * self.last_lr)} at t={self.iterations}")
+
+
+class LRFinderSchedule(LRSchedule):
+    """Exponential growth from min_lr (first step) to max_lr (last step), then held."""
+
+    kind = "lr_finder"
+
+    def __init__(self, min_lr: float, max_lr: float, span: int, **kw: Any):
+        super().__init__(**kw)
+        self.min_lr, self.max_lr, self.span = float(min_lr), float(max_lr), int(span)
+
+    def _value(self, t: float) -> float:
+        last = max(self.span - 1, 1)
+        return self.min_lr * (self.max_lr / self.min_lr) ** (min(t, last) / last)
+
+    def _formula(self) -> str:
+        return (f"{_g(self.scale * self.min_lr)} -> {_g(self.scale * self.max_lr)} "
+                f"exponentially over {self.span} steps")
+
+
+class PlateauSchedule(LRSchedule):
+    """Performance scheduling with keras.callbacks.ReduceLROnPlateau's exact rules."""
+
+    kind = "performance"
+    per = "epoch"
+
+    def __init__(self, lr: float, monitor: str = "val_loss", factor: float = 0.5,
+                 patience: int = 5, min_delta: float = 1e-4, cooldown: int = 0,
+                 min_lr: float = 0.0, **kw: Any):
+        super().__init__(**kw)
+        self.lr = float(lr)
+        self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
+        self.min_delta, self.cooldown, self.min_lr = abs(float(min_delta)), int(cooldown), float(min_lr)
+        # Keras' "auto" mode: metrics whose name contains "acc" are maximised.
+        self.maximize = "acc" in monitor
+        self.best: float | None = None
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def lr_at(self, step: int, epoch: int) -> float:
+        return self.lr
+
+    def _improved(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        # Keras compares with ops.less/greater, i.e. in float32; match it at the edges.
+        f32 = np.float32
+        if self.maximize:
+            return bool(f32(value - self.min_delta) > f32(self.best))
+        return bool(f32(value + self.min_delta) < f32(self.best))
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> str | None:
+        value = metrics.get(self.monitor)
+        if value is None:
+            return None
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(value):
+            self.best, self.wait = value, 0
+            return None
+        if self.cooldown_counter > 0:
+            return None
+        self.wait += 1
+        if self.wait < self.patience:
+            return None
+        # Keras reads the lr back from a float32 variable before multiplying; so do we,
+        # or the floor test and cooldown would drift from Keras after a few reductions.
+        old = float(np.float32(self.lr))
+        if not old > np.float32(self.min_lr):
+            return None
+        self.lr = max(old * self.factor, self.min_lr)
+        self.cooldown_counter, self.wait = self.cooldown, 0
+        return f"{self.monitor} plateau: lr {_g(old)} -> {_g(self.lr)}"
+
+    def rebased(self, step: int, epoch: int, lr: float) -> "LRSchedule":
+        new = copy.copy(self)
+        new.lr = float(lr)
+        return new
+
+    def _formula(self) -> str:
+        return (f"lr {_g(self.lr)}, x{_g(self.factor)} after {self.patience} epochs without "
+                f"{self.monitor} improvement (min_delta {_g(self.min_delta)}, "
+                f"cooldown {self.cooldown}, min_lr {_g(self.min_lr)})")
+
+    def describe(self) -> str:
+        return f"{self.kind}: {self._formula()}"
+
+
+def make_schedule(cfg: Any, *, base_lr: float, steps_per_epoch: int, total_steps: int,
+                  origin_step: int = 0, origin_epoch: int = 0,
+                  keep_lr: float | None = None) -> LRSchedule:
+    """Build the schedule for a preset model (or its dict); t = 0 at the origin.
+
+    ``total_steps`` is the number of steps left from the origin (1cycle's iterations, the
+    finder's span); ``steps_per_epoch`` is accepted for callers' symmetry and unused by the
+    current formulas. With ``keep_lr`` the result is scaled to start at that value.
+    """
+    if isinstance(cfg, dict):
+        cfg = _adapter.validate_python(cfg)
+    kw = {"origin_step": origin_step, "origin_epoch": origin_epoch}
+    span = max(int(total_steps), 1)
+    kind = cfg.kind
+    if kind == "constant":
+        sched: LRSchedule = ConstantSchedule(base_lr, **kw)
+    elif kind == "exponential":
+        sched = ExponentialSchedule(base_lr, cfg.decay_steps, cfg.decay_rate, cfg.staircase, cfg.per, **kw)
+    elif kind == "power":
+        sched = PowerSchedule(base_lr, cfg.decay_steps, cfg.decay_rate, cfg.staircase, cfg.per, **kw)
+    elif kind == "piecewise":
+        sched = PiecewiseSchedule(cfg.boundaries, cfg.values, cfg.per, **kw)
+    elif kind == "performance":
+        sched = PlateauSchedule(base_lr, cfg.monitor, cfg.factor, cfg.patience, cfg.min_delta,
+                                cfg.cooldown, cfg.min_lr, **kw)
+    elif kind == "one_cycle":
+        sched = OneCycleSchedule(span, cfg.max_lr, cfg.start_lr, cfg.last_iterations, cfg.last_lr, **kw)
+    elif kind == "cosine":
+        sched = CosineSchedule(base_lr, cfg.decay_steps, cfg.alpha, cfg.warmup_steps, cfg.warmup_target, **kw)
+    elif kind == "lr_finder":
+        sched = LRFinderSchedule(cfg.min_lr, cfg.max_lr, span, **kw)
+    else:  # pragma: no cover - the preset's discriminated union forbids other kinds
+        raise ValueError(f"unknown schedule kind {kind!r}")
+    if keep_lr is not None:
+        sched = sched.rebased(origin_step, origin_epoch, keep_lr)
+    return sched
