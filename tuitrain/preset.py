@@ -9,6 +9,7 @@ names the file, the field path and the reason, ready to print on one line.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -80,11 +81,11 @@ class Regularizer(StrictModel):
     @model_validator(mode="after")
     def _factor_given(self) -> "Regularizer":
         if self.kind == "l1" and self.l1 <= 0:
-            raise ValueError("an l1 regularizer needs l1 > 0")
+            raise ValueError("l1: an l1 regularizer needs l1 > 0")
         if self.kind == "l2" and self.l2 <= 0:
-            raise ValueError("an l2 regularizer needs l2 > 0")
+            raise ValueError("l2: an l2 regularizer needs l2 > 0")
         if self.kind == "l1_l2" and self.l1 <= 0 and self.l2 <= 0:
-            raise ValueError("an l1_l2 regularizer needs l1 > 0 or l2 > 0")
+            raise ValueError("l1: an l1_l2 regularizer needs l1 > 0 or l2 > 0")
         return self
 
 
@@ -295,7 +296,7 @@ class Adam(_Opt):
     @model_validator(mode="after")
     def _amsgrad_adam_only(self) -> "Adam":
         if self.amsgrad and self.name != "adam":
-            raise ValueError(f"amsgrad applies to adam only, not {self.name}")
+            raise ValueError(f"amsgrad: applies to adam only, not {self.name}")
         return self
 
 
@@ -375,11 +376,11 @@ class Piecewise(StrictModel):
     def _shape(self) -> "Piecewise":
         if len(self.values) != len(self.boundaries) + 1:
             raise ValueError(
-                f"values needs exactly one more entry than boundaries "
+                f"values: needs exactly one more entry than boundaries "
                 f"({len(self.boundaries)} boundaries, {len(self.values)} values)"
             )
         if any(b2 <= b1 for b1, b2 in zip(self.boundaries, self.boundaries[1:])):
-            raise ValueError("boundaries must be strictly increasing")
+            raise ValueError("boundaries: must be strictly increasing")
         return self
 
 
@@ -445,7 +446,7 @@ class LRFinder(StrictModel):
     @model_validator(mode="after")
     def _order(self) -> "LRFinder":
         if self.max_lr <= self.min_lr:
-            raise ValueError("max_lr must be greater than min_lr")
+            raise ValueError("max_lr: must be greater than min_lr")
         return self
 
 
@@ -581,7 +582,7 @@ class Preset(StrictModel):
         if task == "all" and out.activation == "softmax" and out.units != 10:
             raise ValueError(f"model.output: {self.data.dataset} has 10 classes, not {out.units}")
         if self.model.transfer is not None and self.model.transfer.freeze_epochs >= self.train.epochs:
-            raise ValueError("model.transfer.freeze_epochs must be less than train.epochs")
+            raise ValueError("model.transfer.freeze_epochs: must be less than train.epochs")
         if self.data.dataset == "cifar10" and tuple(self.model.input_shape) != (32, 32, 3):
             raise ValueError("model.input_shape: cifar10 images are (32, 32, 3)")
         if self.data.dataset in ("fashion_mnist", "mnist") and tuple(self.model.input_shape) != (28, 28):
@@ -731,16 +732,44 @@ def validate_preset(data: dict, source: str = "<preset>") -> Preset:
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         useful = [e for e in errors if not _is_union_noise(e)] or errors
-        err = useful[0]
-        field = _loc(err["loc"]) or None
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] != "missing" and not isinstance(err.get("input"), (dict, list)):
-            msg = f"{msg} (got {err['input']!r})"
+        # A misspelt key also makes the real one "missing": the unknown key explains both.
+        useful.sort(key=lambda e: e["type"] != "extra_forbidden")
+        field, msg = _describe(useful[0])
         if len(useful) > 1:
             msg += f" (and {len(useful) - 1} more)"
-        raise PresetError(source, field, msg) from None
+        raise PresetError(source, field or None, msg) from None
+
+
+_FIELD_PREFIX = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$")
+
+
+def _describe(err: dict) -> tuple[str, str]:
+    """The field path and the reason of one pydantic error, in the user's words."""
+    field = _loc(err["loc"])
+    kind, given, msg = err["type"], err.get("input"), err["msg"].removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return field, "unknown key"
+    if kind == "value_error":
+        # Cross-field checks say which field they blame as "sub.field: reason".
+        m = _FIELD_PREFIX.match(msg)
+        if m:
+            field, msg = ".".join(p for p in (field, m.group(1)) if p), m.group(2)
+        return field, msg
+    if kind == "union_tag_invalid":
+        key = err["ctx"]["discriminator"].strip("'")
+        return f"{field}.{key}", (f"unknown {key} {err['ctx']['tag']!r} "
+                                  f"(expected one of {err['ctx']['expected_tags']})")
+    if kind == "union_tag_not_found":
+        key = err["ctx"]["discriminator"].strip("'")
+        return f"{field}.{key}", f"missing: every {field.rsplit('.', 1)[-1]} needs a {key}"
+    if kind == "layer_type":
+        got = given.get("type") if isinstance(given, dict) else given
+        return f"{field}.type", f"{msg} (got {got!r})"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return field, f"should be a table, not a value (got {given!r})"
+    if kind != "missing" and not isinstance(given, (dict, list)):
+        msg = f"{msg} (got {given!r})"
+    return field, msg
 
 
 def read_toml(path: Path) -> dict:
@@ -751,8 +780,11 @@ def read_toml(path: Path) -> dict:
         raise PresetError(str(path), None, "no such file") from None
     except IsADirectoryError:
         raise PresetError(str(path), None, "is a directory, not a preset file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PresetError(str(path), None, f"cannot read: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PresetError(str(path), None, f"cannot read: not UTF-8 text "
+                          f"(byte {exc.object[exc.start]:#04x} at offset {exc.start})") from None
+    except OSError as exc:
+        raise PresetError(str(path), None, f"cannot read: {exc.strerror or exc}") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -763,9 +795,23 @@ def load_preset(path: str | Path, overrides: list[str] | None = None) -> Preset:
     """Load, override and validate one preset file."""
     path = Path(path)
     data = read_toml(path)
-    if overrides:
-        data = apply_overrides(data, overrides)
-    return validate_preset(data, str(path))
+    if not overrides:
+        return validate_preset(data, str(path))
+    data = apply_overrides(data, overrides)
+    try:
+        return validate_preset(data, str(path))
+    except PresetError as exc:
+        # Point at the command line when the offending value came from it.
+        keys = {_field_path(parse_override(o)[0]) for o in overrides}
+        if exc.field and any(exc.field == k or exc.field.startswith(k + ".") for k in keys):
+            raise PresetError(exc.source, exc.field, f"{exc.reason} (from --set)") from None
+        raise
+
+
+def _field_path(parts: list[str]) -> str:
+    """``["model", "layers", "0", "units"]`` as errors write it: ``model.layers[0].units``."""
+    return "".join(f"[{p}]" if p.isdigit() else ("." if i else "") + p
+                   for i, p in enumerate(parts))
 
 
 def preset_to_toml_dict(preset: Preset) -> dict:
