@@ -21,7 +21,7 @@ from tuitrain.preset import Clipping, Schedule
 COMMANDS = ("pause", "resume", "stop", "set_lr", "scale_lr", "set_clip", "set_schedule",
             "checkpoint")
 
-_schedule_adapter: TypeAdapter = TypeAdapter(Schedule)
+SCHEDULE_ADAPTER: TypeAdapter = TypeAdapter(Schedule)
 
 
 class ControlError(ValueError):
@@ -58,7 +58,7 @@ def validate_command(name: str, args: dict[str, Any]) -> dict[str, Any]:
         return clip.model_dump()
     if name == "set_schedule":
         try:
-            sched = _schedule_adapter.validate_python(args.get("schedule"))
+            sched = SCHEDULE_ADAPTER.validate_python(args.get("schedule"))
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in err["loc"][1:]) or "schedule"

@@ -1,0 +1,215 @@
+"""The Sequential model whose train step clips live and measures every layer's gradients.
+
+Keras callbacks never see gradients, so the measuring happens in ``train_step``. Instead
+of branching inside one graph (``tf.cond`` still pays for much of the untaken branch), the
+model compiles one train function per *variant*: (statistics on/off, clipping mode). The
+engine picks the variant before each step by setting ``model.train_function``; Keras'
+``fit`` looks that attribute up on every step. Each variant is traced once and reused.
+
+The clipping threshold lives in a variable, so changing it never retraces; changing the
+clipping mode selects another compiled variant.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+# Private Keras modules, used exactly as Keras' own TensorFlow train_step uses them.
+from keras.src.losses import loss as loss_module
+from keras.src.trainers.data_adapters import data_adapter_utils
+
+from tuitrain.engine.events import STAT_COLUMNS
+
+CLIP_MODES = ("off", "value", "norm", "global_norm")
+N_COLS = len(STAT_COLUMNS)
+_EPS = 1e-12
+
+
+@keras.saving.register_keras_serializable(package="tuitrain")
+class InstrumentedSequential(keras.Sequential):
+    """A ``keras.Sequential`` with live clipping and per-layer statistics.
+
+    After ``compile``, call :meth:`select` before each step (the engine's callback does)
+    to choose whether that step measures statistics and how it clips.
+    """
+
+    def _tt_init(self) -> None:
+        if getattr(self, "_tt_ready", False):
+            return
+        self._tt_ready = True
+        self._tt_fns: dict[tuple[bool, str], object] = {}
+        self._tt_clip_mode = "off"
+        self._tt_threshold = tf.Variable(1.0, dtype=tf.float32, trainable=False,
+                                         name="tt_clip_threshold")
+        self._tt_measure_acts = True
+        self._tt_xla = False
+
+    # -- layer bookkeeping -------------------------------------------------------------
+    def stat_layers(self) -> list[keras.layers.Layer]:
+        """Layers with weights, input side first: the rows of the statistics tensor."""
+        return [layer for layer in self.layers if layer.weights]
+
+    def stat_layer_names(self) -> list[str]:
+        return [layer.name for layer in self.stat_layers()]
+
+    def frozen_mask(self) -> list[bool]:
+        """Per stat layer: True when it has no trainable weights at the moment."""
+        return [not layer.trainable_weights for layer in self.stat_layers()]
+
+    # -- variant selection ------------------------------------------------------------
+    def reset_variants(self) -> None:
+        """Forget compiled variants (after compile or a trainable change)."""
+        self._tt_init()
+        self._tt_fns = {}
+
+    def set_clipping(self, mode: str, threshold: float) -> None:
+        self._tt_init()
+        if mode not in CLIP_MODES:
+            raise ValueError(f"clipping mode must be one of {CLIP_MODES}")
+        self._tt_clip_mode = mode
+        self._tt_threshold.assign(float(threshold))
+
+    def select(self, stats: bool) -> None:
+        """Make the next ``train_function`` call the (stats, clip mode) variant."""
+        self._tt_init()
+        key = (bool(stats), self._tt_clip_mode)
+        fn = self._tt_fns.get(key)
+        if fn is None:
+            step = functools.partial(self._tt_train_step, key[0], key[1])
+            fn = self._make_function(step)
+            self._tt_fns[key] = fn
+        self.train_function = fn
+
+    def compile(self, *args, **kwargs):  # noqa: D102 - Keras' signature
+        super().compile(*args, **kwargs)
+        self.reset_variants()
+
+    # -- the step ----------------------------------------------------------------------
+    def train_step(self, data):
+        # Used when fit() runs before select(): the lean, unclipped variant.
+        self._tt_init()
+        return self._tt_train_step(False, self._tt_clip_mode, data)
+
+    def _forward(self, x, with_acts: bool):
+        if not with_acts:
+            return self(x, training=True), None
+        acts = {}
+        h = x
+        for layer in self.layers:
+            h = layer(h, training=True)
+            acts[id(layer)] = h
+        return h, acts
+
+    def _tt_train_step(self, stats: bool, clip_mode: str, data):
+        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        with_acts = stats and self._tt_measure_acts
+        with tf.GradientTape() as tape:
+            y_pred, acts = self._forward(x, with_acts)
+            loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                      training=True)
+            self._loss_tracker.update_state(
+                loss_module.unscale_loss_for_distribution(loss),
+                sample_weight=tf.shape(x)[0],
+            )
+            loss = self.optimizer.scale_loss(loss)
+        weights = self.trainable_weights
+        grads = tape.gradient(loss, weights)
+        extra = {}
+        need_norm = stats or clip_mode != "off"
+        if need_norm:
+            gnorm = tf.linalg.global_norm(grads)
+            extra["tt_gnorm"] = gnorm
+        t = self._tt_threshold
+        if clip_mode == "value":
+            extra["tt_clipped"] = tf.cast(
+                tf.reduce_max(tf.stack([tf.reduce_max(tf.abs(g)) for g in grads])) > t, tf.float32)
+            grads = [tf.clip_by_value(g, -t, t) for g in grads]
+        elif clip_mode == "norm":
+            norms = tf.stack([tf.norm(g) for g in grads])
+            extra["tt_clipped"] = tf.cast(tf.reduce_max(norms) > t, tf.float32)
+            grads = [tf.clip_by_norm(g, t) for g in grads]
+        elif clip_mode == "global_norm":
+            extra["tt_clipped"] = tf.cast(gnorm > t, tf.float32)
+            grads, _ = tf.clip_by_global_norm(grads, t, use_norm=gnorm)
+        if stats:
+            before = [tf.identity(w) for w in weights]
+            self.optimizer.apply(grads, weights)
+            extra["tt_stats"] = self._stats_tensor(grads, weights, before, acts)
+        else:
+            self.optimizer.apply(grads, weights)
+        logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        logs.update(extra)
+        return logs
+
+    def _stats_tensor(self, grads, weights, before, acts):
+        index = {id(w): i for i, w in enumerate(weights)}
+        layout = []       # per stat layer: (indices into weights, has activations)
+        act_list = []
+        for layer in self.stat_layers():
+            idx = [index[id(w)] for w in layer.trainable_weights if id(w) in index]
+            has_act = acts is not None and id(layer) in acts
+            if has_act:
+                act_list.append(acts[id(layer)])
+            layout.append((idx, has_act))
+        sizes = [float(np.prod(w.shape)) for w in weights]
+        fn = tf.function(functools.partial(_layer_stats, layout, sizes),
+                         jit_compile=self._tt_xla)
+        return fn([tf.convert_to_tensor(g) for g in grads],
+                  [w.value for w in weights], before, act_list)
+
+
+def _layer_stats(layout, sizes, grads, weights, before, acts):
+    """Rows of STAT_COLUMNS, one per stat layer.
+
+    Dozens of tiny reductions per layer cost more in per-op dispatch than in arithmetic,
+    so this runs as one XLA-compiled function where XLA is available: it fuses them.
+    """
+    nan = tf.constant(math.nan, tf.float32)
+    rows = []
+    acts = iter(acts)
+    for idx, has_act in layout:
+        if has_act:
+            a = tf.cast(next(acts), tf.float32)
+            a_mean = tf.reduce_mean(a)
+            a_std = tf.sqrt(tf.maximum(tf.reduce_mean(tf.square(a)) - tf.square(a_mean), 0.0))
+        else:
+            a_mean = a_std = nan
+        if not idx:
+            rows.append(tf.stack([nan] * (N_COLS - 2) + [a_mean, a_std]))
+            continue
+        # Per-tensor partial sums combined per layer: no concatenation copies.
+        n = sum(sizes[i] for i in idx)
+        gs = [tf.cast(grads[i], tf.float32) for i in idx]
+        ws = [tf.cast(weights[i], tf.float32) for i in idx]
+        w0s = [tf.cast(before[i], tf.float32) for i in idx]
+        sumsq = tf.add_n([tf.reduce_sum(tf.square(g)) for g in gs])
+        mean = tf.add_n([tf.reduce_sum(g) for g in gs]) / n
+        std = tf.sqrt(tf.maximum(sumsq / n - tf.square(mean), 0.0))
+        w0sq = tf.add_n([tf.reduce_sum(tf.square(w0)) for w0 in w0s])
+        upd = tf.add_n([tf.reduce_sum(tf.square(w - w0)) for w, w0 in zip(ws, w0s)])
+        rows.append(tf.stack([
+            tf.sqrt(sumsq),
+            mean,
+            std,
+            tf.reduce_max(tf.stack([tf.reduce_max(tf.abs(g)) for g in gs])),
+            tf.add_n([tf.reduce_sum(tf.cast(tf.equal(g, 0.0), tf.float32)) for g in gs]) / n,
+            tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(g), tf.float32)) for g in gs]),
+            tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(w)) for w in ws])),
+            tf.sqrt(upd) / (tf.sqrt(w0sq) + _EPS),
+            a_mean,
+            a_std,
+        ]))
+    return tf.stack(rows)
+
+
+def first_nonfinite_layer(model: InstrumentedSequential) -> str | None:
+    """Name of the first layer (input side) whose weights hold NaN or inf, if any."""
+    for layer in model.stat_layers():
+        for w in layer.weights:
+            if not np.all(np.isfinite(keras.ops.convert_to_numpy(w))):
+                return layer.name
+    return None
