@@ -202,3 +202,35 @@ def test_transfer_runs_both_phases_in_one_run(logs_dir):
     assert first.values[0][0] is None          # frozen: no gradient, not a zero
     assert [e.command for e in of(events, ControlApplied)] == ["unfreeze"]
     assert len(of(events, RunEnded)) == 1
+
+
+def test_commands_from_the_run_folder_channel_steer_the_run(logs_dir):
+    """Another process steers through control.jsonl; here a RemoteControl in this one."""
+    from tuitrain.runlog.channel import RemoteControl
+
+    control = Control()
+    paused = threading.Event()
+    events: list = []
+    holder = {}
+
+    def sink(ev):
+        events.append(ev)
+        if isinstance(ev, Step) and ev.step == 2:
+            RemoteControl(holder["tr"].run_dir, source="viewer:test").pause()
+        if isinstance(ev, ControlApplied) and ev.command == "pause":
+            paused.set()
+
+    tr = holder["tr"] = Trainer(tiny_preset(train__epochs=50), sink=sink, control=control,
+                                logs_dir=logs_dir)
+    worker = threading.Thread(target=tr.run)
+    worker.start()
+    assert paused.wait(60)
+    remote = RemoteControl(tr.run_dir, source="viewer:other")
+    remote.set_clip("norm", 2.0)
+    remote.stop()
+    worker.join(60)
+    assert not worker.is_alive()
+    ctl = [(e.command, e.source) for e in of(events, ControlApplied)]
+    assert ctl == [("pause", "viewer:test"), ("set_clip", "viewer:other"),
+                   ("stop", "viewer:other")]
+    assert of(events, RunEnded)[0].status == "stopped"

@@ -78,25 +78,12 @@ def _positive(value: Any, name: str) -> float:
     return x
 
 
-class Control:
-    """The command queue between callers (any thread) and the engine (training thread)."""
+class CommandSender:
+    """The convenience verbs, shared by the in-process :class:`Control` and the remote one
+    that writes to a run folder's control channel (:mod:`tuitrain.runlog.channel`)."""
 
-    def __init__(self) -> None:
-        self._queue: deque[Command] = deque()
-        self._cond = threading.Condition()
-        self.paused = False        # set by the engine when a pause takes effect
-        self.stop_requested = False
-
-    # -- callers ---------------------------------------------------------------------
     def send(self, name: str, source: str = "api", **args: Any) -> Command:
-        """Validate and enqueue a command; raises :class:`ControlError` if it is bad."""
-        cmd = Command(name, validate_command(name, args), source)
-        with self._cond:
-            if name == "stop":
-                self.stop_requested = True
-            self._queue.append(cmd)
-            self._cond.notify_all()
-        return cmd
+        raise NotImplementedError
 
     def pause(self, source: str = "api") -> Command:
         return self.send("pause", source)
@@ -123,6 +110,26 @@ class Control:
 
     def checkpoint(self, source: str = "api") -> Command:
         return self.send("checkpoint", source)
+
+
+class Control(CommandSender):
+    """The command queue between callers (any thread) and the engine (training thread)."""
+
+    def __init__(self) -> None:
+        self._queue: deque[Command] = deque()
+        self._cond = threading.Condition()
+        self.stop_requested = False
+
+    # -- callers ---------------------------------------------------------------------
+    def send(self, name: str, source: str = "api", **args: Any) -> Command:
+        """Validate and enqueue a command; raises :class:`ControlError` if it is bad."""
+        cmd = Command(name, validate_command(name, args), source)
+        with self._cond:
+            if name == "stop":
+                self.stop_requested = True
+            self._queue.append(cmd)
+            self._cond.notify_all()
+        return cmd
 
     # -- engine ----------------------------------------------------------------------
     def pending(self) -> bool:

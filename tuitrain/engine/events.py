@@ -89,7 +89,8 @@ class GradStats(Event):
     step: int
     epoch: int
     columns: list[str]          # STAT_COLUMNS
-    values: list[list[float]]   # len(layers) rows x len(columns); NaN encoded as null
+    values: list[list[float]]   # len(layers) rows x len(columns); None for not measured
+                                # (the log writes NaN/inf as the strings "NaN", "Infinity")
     frozen: list[bool]          # per layer: not trainable at this step
 
 

@@ -29,6 +29,7 @@ from tuitrain.engine.hooks import EngineHooks
 from tuitrain.engine.instrumented import InstrumentedSequential
 from tuitrain.engine.schedules import make_schedule
 from tuitrain.preset import Preset, preset_to_toml_dict
+from tuitrain.runlog.channel import ChannelListener
 from tuitrain.runlog.writer import RunWriter
 
 Sink = Callable[[Event], None]
@@ -80,6 +81,8 @@ class Trainer:
         error: BaseException | None = None
         self.writer = RunWriter(self.logs_dir, preset_to_toml_dict(self.preset), self.preset.name)
         self.run_dir = self.writer.folder
+        # Other processes (tuitrain attach, scripts) steer through the run folder.
+        channel = ChannelListener(self.run_dir, self.control).start()
         try:
             self._setup()
             self._train()
@@ -93,6 +96,7 @@ class Trainer:
         finally:
             end = RunEnded(status=self.status or "failed", step=self.step, epoch=self.epochs_done,
                            reason=self.reason, metrics=self.last_metrics)
+            channel.close()
             self.emit(end)
             self.writer.close()
             keras.mixed_precision.set_global_policy("float32")
