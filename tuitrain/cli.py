@@ -17,6 +17,7 @@ from typing import Sequence
 
 from tuitrain import __version__
 from tuitrain.catalog import list_presets, resolve_preset, shipped_presets_dir
+from tuitrain.cli_runs import add_commands as add_run_commands
 from tuitrain.cli_format import preset_table, preset_toml, schema_text
 from tuitrain.preset import PresetError, load_preset
 
@@ -55,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a field, e.g. --set optimizer.learning_rate=0.01 (repeatable)")
     run.add_argument("--headless", action="store_true",
                      help="no dashboard: print progress lines and write the run log")
+    run.add_argument("--detach", action="store_true",
+                     help="train in a background process that survives the terminal; "
+                          "attach a dashboard to it unless --no-attach")
+    run.add_argument("--no-attach", action="store_true",
+                     help="with --detach: print the run's name and return")
     run.add_argument("--logs-dir", type=Path, default=Path("logs"), metavar="DIR",
                      help="where run folders are written (default: ./logs)")
     run.add_argument("--dir", dest="preset_dirs", action="append", default=[], metavar="DIR",
@@ -74,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = psub.add_parser("validate", help="check preset files; exit 2 if any is invalid")
     validate.add_argument("files", nargs="+", metavar="FILE", help="preset files (or names)")
     psub.add_parser("schema", help="print the JSON schema of preset files")
+    add_run_commands(sub)
     return parser
 
 
@@ -115,6 +122,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     path = resolve_preset(args.preset, args.preset_dirs)
     preset = load_preset(path, args.overrides)
     _warn(path, preset.advisories())
+    if args.detach:
+        return _cmd_detach(args, path)
     # The dashboard needs a terminal; without one (CI, pipes) the run is headless.
     headless = args.headless or not sys.stdout.isatty()
     if not headless:
@@ -129,6 +138,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     return engine.run_headless(preset, preset_path=path, logs_dir=args.logs_dir,
                                overrides=args.overrides)
+
+
+def _cmd_detach(args: argparse.Namespace, path: Path) -> int:
+    from tuitrain.detach import DetachError, spawn
+
+    try:
+        pid, folder = spawn(str(path), logs_dir=args.logs_dir, overrides=args.overrides,
+                            preset_dirs=args.preset_dirs)
+    except DetachError as exc:
+        print(f"tuitrain: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{folder.name}  (pid {pid}; output in {folder / 'output.log'})")
+    if args.no_attach or not sys.stdout.isatty():
+        print(f"attach with: tuitrain attach {folder.name}")
+        return EXIT_OK
+    from tuitrain.ui.app import main_attach
+    return main_attach(folder, logs_dir=args.logs_dir)
 
 
 def _cmd_default(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -156,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _PRESET_COMMANDS[args.presets_command](args)
         if args.command == "run":
             return _cmd_run(args)
+        if hasattr(args, "func"):
+            return args.func(args)
         return _cmd_default(args, parser)
     except PresetError as exc:
         print(f"tuitrain: error: {exc}", file=sys.stderr)

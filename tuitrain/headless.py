@@ -7,6 +7,7 @@ once (the log still gets its end event).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -112,8 +113,11 @@ def run_headless(preset: Preset, *, logs_dir: str | Path = "logs",
             raise KeyboardInterrupt
         trainer.interrupted = True
 
-    previous = {s: signal.signal(s, on_signal)
-                for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # A detached run has no terminal to lose; an attached one stops cleanly when SSH drops.
+    detached = os.environ.get("TUITRAIN_DETACHED") == "1"
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP,
+                                            signal.SIG_IGN if detached else on_signal)
     try:
         end = trainer.run()
     except Exception as exc:
