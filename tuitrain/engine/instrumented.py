@@ -13,7 +13,6 @@ clipping mode selects another compiled variant.
 from __future__ import annotations
 
 import functools
-import math
 
 import keras
 import numpy as np
@@ -22,11 +21,9 @@ import tensorflow as tf
 from keras.src.losses import loss as loss_module
 from keras.src.trainers.data_adapters import data_adapter_utils
 
-from tuitrain.engine.events import STAT_COLUMNS
+from tuitrain.engine.gradstats import StatsPlan
 
 CLIP_MODES = ("off", "value", "norm", "global_norm")
-N_COLS = len(STAT_COLUMNS)
-_EPS = 1e-12
 
 
 @keras.saving.register_keras_serializable(package="tuitrain")
@@ -46,7 +43,6 @@ class InstrumentedSequential(keras.Sequential):
         self._tt_threshold = tf.Variable(1.0, dtype=tf.float32, trainable=False,
                                          name="tt_clip_threshold")
         self._tt_measure_acts = True
-        self._tt_xla = False
 
     # -- layer bookkeeping -------------------------------------------------------------
     def stat_layers(self) -> list[keras.layers.Layer]:
@@ -119,8 +115,7 @@ class InstrumentedSequential(keras.Sequential):
         weights = self.trainable_weights
         grads = tape.gradient(loss, weights)
         extra = {}
-        need_norm = stats or clip_mode != "off"
-        if need_norm:
+        if clip_mode != "off":
             gnorm = tf.linalg.global_norm(grads)
             extra["tt_gnorm"] = gnorm
         t = self._tt_threshold
@@ -136,74 +131,22 @@ class InstrumentedSequential(keras.Sequential):
             extra["tt_clipped"] = tf.cast(gnorm > t, tf.float32)
             grads, _ = tf.clip_by_global_norm(grads, t, use_norm=gnorm)
         if stats:
-            before = [tf.identity(w) for w in weights]
+            plan = StatsPlan(self.stat_layers(), weights)
+            before = plan.snapshot(weights)
             self.optimizer.apply(grads, weights)
-            extra["tt_stats"] = self._stats_tensor(grads, weights, before, acts)
+            acts_by_row = {} if acts is None else {
+                r: acts[id(layer)] for r, layer in enumerate(self.stat_layers())
+                if id(layer) in acts}
+            table = plan.compute(grads, weights, before, acts_by_row)
+            extra["tt_stats"] = table
+            if clip_mode == "off":  # pre-clip norm = applied norm: reuse the per-row norms
+                extra["tt_gnorm"] = tf.sqrt(tf.reduce_sum(tf.where(
+                    plan.has_grads, tf.square(table[:, 0]), 0.0)))
         else:
             self.optimizer.apply(grads, weights)
         logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
         logs.update(extra)
         return logs
-
-    def _stats_tensor(self, grads, weights, before, acts):
-        index = {id(w): i for i, w in enumerate(weights)}
-        layout = []       # per stat layer: (indices into weights, has activations)
-        act_list = []
-        for layer in self.stat_layers():
-            idx = [index[id(w)] for w in layer.trainable_weights if id(w) in index]
-            has_act = acts is not None and id(layer) in acts
-            if has_act:
-                act_list.append(acts[id(layer)])
-            layout.append((idx, has_act))
-        sizes = [float(np.prod(w.shape)) for w in weights]
-        fn = tf.function(functools.partial(_layer_stats, layout, sizes),
-                         jit_compile=self._tt_xla)
-        return fn([tf.convert_to_tensor(g) for g in grads],
-                  [w.value for w in weights], before, act_list)
-
-
-def _layer_stats(layout, sizes, grads, weights, before, acts):
-    """Rows of STAT_COLUMNS, one per stat layer.
-
-    Dozens of tiny reductions per layer cost more in per-op dispatch than in arithmetic,
-    so this runs as one XLA-compiled function where XLA is available: it fuses them.
-    """
-    nan = tf.constant(math.nan, tf.float32)
-    rows = []
-    acts = iter(acts)
-    for idx, has_act in layout:
-        if has_act:
-            a = tf.cast(next(acts), tf.float32)
-            a_mean = tf.reduce_mean(a)
-            a_std = tf.sqrt(tf.maximum(tf.reduce_mean(tf.square(a)) - tf.square(a_mean), 0.0))
-        else:
-            a_mean = a_std = nan
-        if not idx:
-            rows.append(tf.stack([nan] * (N_COLS - 2) + [a_mean, a_std]))
-            continue
-        # Per-tensor partial sums combined per layer: no concatenation copies.
-        n = sum(sizes[i] for i in idx)
-        gs = [tf.cast(grads[i], tf.float32) for i in idx]
-        ws = [tf.cast(weights[i], tf.float32) for i in idx]
-        w0s = [tf.cast(before[i], tf.float32) for i in idx]
-        sumsq = tf.add_n([tf.reduce_sum(tf.square(g)) for g in gs])
-        mean = tf.add_n([tf.reduce_sum(g) for g in gs]) / n
-        std = tf.sqrt(tf.maximum(sumsq / n - tf.square(mean), 0.0))
-        w0sq = tf.add_n([tf.reduce_sum(tf.square(w0)) for w0 in w0s])
-        upd = tf.add_n([tf.reduce_sum(tf.square(w - w0)) for w, w0 in zip(ws, w0s)])
-        rows.append(tf.stack([
-            tf.sqrt(sumsq),
-            mean,
-            std,
-            tf.reduce_max(tf.stack([tf.reduce_max(tf.abs(g)) for g in gs])),
-            tf.add_n([tf.reduce_sum(tf.cast(tf.equal(g, 0.0), tf.float32)) for g in gs]) / n,
-            tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(g), tf.float32)) for g in gs]),
-            tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(w)) for w in ws])),
-            tf.sqrt(upd) / (tf.sqrt(w0sq) + _EPS),
-            a_mean,
-            a_std,
-        ]))
-    return tf.stack(rows)
 
 
 def first_nonfinite_layer(model: InstrumentedSequential) -> str | None:
