@@ -1,0 +1,176 @@
+"""The view model and the widgets: bounded series, RunState from events (live or from a
+log), the heatmap on 100 layers in a 24-line terminal, NO_COLOR, the layer table."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import time
+
+import numpy as np
+from conftest import tiny_dict
+
+from tuitrain.engine.control import Control
+from tuitrain.engine.events import STAT_COLUMNS, ControlApplied, GradStats, event_from_dict
+from tuitrain.ui.app import make_app
+from tuitrain.ui.runstate import RunState
+from tuitrain.ui.scripted import ScriptedRun
+from tuitrain.ui.series import Series
+from tuitrain.ui.widgets.header import RunHeader
+from tuitrain.ui.widgets.heatmap import GradHeatmap, grid
+from tuitrain.ui.widgets.layertable import LayerTable
+
+DEEP = tiny_dict(train__epochs=1000, model={"layers": [{"units": 8, "activation": "relu", "repeat": 100}]})
+
+
+async def until(pilot, cond, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        await pilot.pause(0.05)
+
+
+def test_series_stays_bounded_over_a_million_points():
+    s = Series(capacity=512)
+    for i in range(1, 1_000_001):
+        s.append(i, 1.0 if i <= 500_000 else 3.0)
+    xs, ys = s.points()
+    assert len(xs) <= 512 and s.count == 1_000_000
+    assert xs == sorted(xs) and xs[-1] == 1_000_000
+    assert ys[0] == 1.0 and ys[-1] == 3.0
+    # Same resolution everywhere: the spacing of stored points is the stride.
+    gaps = set(np.diff(s.xs).tolist())
+    assert gaps == {float(s.stride)} or gaps == {s.stride}
+
+
+def test_array_series_never_averages_away_a_nonfinite_value():
+    s = Series(capacity=4, merge="array")
+    for i in range(16):
+        s.append(i, np.array([1.0, np.inf if i == 5 else 2.0], dtype=np.float32))
+    xs, ys = s.points()
+    assert len(xs) < 16
+    assert any(np.isinf(y[1]) for y in ys)
+
+
+def _scripted_events(tmp_path, steps_per_epoch=20, epochs=3, commands=()):
+    events: list = []
+    control = Control()
+    for name, args in commands:
+        control.send(name, source="ui", **args)
+    run = ScriptedRun(tiny_dict(train__epochs=epochs), sink=events.append, control=control,
+                      logs_dir=tmp_path, steps_per_epoch=steps_per_epoch, step_time=0)
+    run.run()
+    return events, run
+
+
+def test_runstate_from_live_events_equals_runstate_from_the_log(tmp_path):
+    events, run = _scripted_events(tmp_path, commands=[("set_clip", {"mode": "norm", "threshold": 0.5}),
+                                                       ("scale_lr", {"factor": 2.0})])
+    live, replay = RunState(), RunState()
+    live.apply_all(events)
+    lines = (run.run_dir / "events.jsonl").read_text().splitlines()
+    replay.apply_all([event_from_dict(json.loads(line)) for line in lines])
+    for st in (live, replay):
+        assert st.state == "finished" and st.step == 60 and st.total_steps == 60
+        assert [m.command for m in st.markers] == ["set_clip", "scale_lr"]
+        assert st.clip_mode == "norm" and st.clip_threshold == 0.5
+        assert len(st.epoch_metrics) == 3 and st.grad_latest.shape == (3, len(STAT_COLUMNS))
+    assert live.loss_s.points() == replay.loss_s.points()
+    assert [l.text for l in live.log] == [l.text for l in replay.log]
+
+
+def test_runstate_follows_the_journal_not_the_request():
+    st = RunState()
+    st.state = "running"
+    st.pending = "pause"
+    assert st.state == "running"
+    st.apply(ControlApplied(step=7, command="pause", args={}, source="ui"))
+    assert st.state == "paused" and st.pending is None
+    st.apply(ControlApplied(step=7, command="resume", args={}, source="ui"))
+    assert st.state == "running"
+
+
+def test_heatmap_grid_groups_100_layers_and_keeps_vanishing_visible():
+    layers = 100
+    norms = np.array([1e-8 * 10 ** (7 * i / (layers - 1)) for i in range(layers)])  # input tiny
+    sample = np.zeros((layers, len(STAT_COLUMNS)), dtype=np.float32)
+    sample[:, 0] = norms
+    sample[50, 0] = np.nan          # a missing value is not an alarm...
+    sample[80, 0] = np.inf          # ...a non-finite gradient is
+    g = grid([sample] * 5, 0, rows=22, cols=40)
+    assert g.shape == (22, 5)
+    assert g[0, 0] < -7 and g[-1, 0] > -2          # log10 scale, input to output
+    assert np.all(np.diff(g[:15, 0]) > 0)
+    assert np.isinf(g[int(80 * 22 / 100), 0])
+
+
+async def test_heatmap_renders_100_layers_in_a_24_line_terminal(tmp_path):
+    app = make_app(DEEP, logs_dir=tmp_path,
+                   run_source=functools.partial(ScriptedRun, step_time=0.002))
+    async with app.run_test(size=(80, 24)) as pilot:
+        dash = app.screen
+        await until(pilot, lambda: len(dash.state.grads) >= 5)
+        await pilot.pause(0.3)
+        heat = dash.query_one(GradHeatmap)
+        assert len(dash.state.layers) == 101
+        assert 3 <= heat.size.height < 24 and heat.region.bottom <= 24
+        lines = [heat.render_line(y) for y in range(heat.size.height)]
+        text = [strip.text for strip in lines]
+        assert text[0].lstrip().startswith("in") and text[-2].lstrip().startswith("out")
+        assert "1e" in text[-1]                                   # the colour legend
+        top = {seg.style.color for seg in list(lines[0])[1:] if seg.style and seg.style.color}
+        bottom = {seg.style.bgcolor for seg in list(lines[-2])[1:] if seg.style and seg.style.bgcolor}
+        assert top and bottom and not (top & bottom), "input and output rows look the same"
+        header = dash.query_one(RunHeader).render()
+        assert all(len(line) <= 80 for line in header.plain.splitlines())
+        assert "RUNNING" in header.plain
+        before = heat.border_title
+        await pilot.press("g")
+        assert heat.border_title != before and "update" in heat.border_title
+        await pilot.press("t")                  # narrow: the table replaces the heatmap
+        await pilot.pause()
+        assert dash.query_one(LayerTable).display and not heat.display
+        app.save_screenshot(str(tmp_path / "small.svg"))
+        dash.control.stop()
+        await app.workers.wait_for_complete()
+    assert (tmp_path / "small.svg").read_text().startswith("<svg")
+
+
+async def test_no_color_heatmap_uses_shades(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(DEEP, logs_dir=tmp_path, run_source=functools.partial(ScriptedRun, step_time=0.002))
+    async with app.run_test(size=(100, 30)) as pilot:
+        dash = app.screen
+        await until(pilot, lambda: len(dash.state.grads) >= 3)
+        await pilot.pause(0.3)
+        heat = dash.query_one(GradHeatmap)
+        body = "".join(heat.render_line(y).text for y in range(heat.size.height - 1))
+        assert set(body) & set("░▒▓█") and "▀" not in body
+        dash.control.stop()
+        await app.workers.wait_for_complete()
+
+
+async def test_layer_table_marks_frozen_layers_and_flags_nonfinite(tmp_path):
+    from textual.app import App
+
+    st = RunState()
+    st.layers = ["dense", "dense_1", "out"]
+    vals = [[1e-9, 0, 0, 0, 0.9, 0, 1, 0, math.nan, math.nan],
+            [0.5, 0, 0, 0, 0, 0, 1, 0, 0.1, 0.9],
+            [float("inf"), 0, 0, 0, 0, 3, 1, 0, 0.1, 0.9]]
+    st.apply(GradStats(step=42, epoch=0, columns=list(STAT_COLUMNS), values=vals,
+                       frozen=[True, False, False]))
+
+    class One(App):
+        def compose(self):
+            yield LayerTable(st)
+
+    async with One().run_test(size=(120, 20)) as pilot:
+        table = pilot.app.query_one(LayerTable)
+        table.update_view()
+        await pilot.pause()
+        assert table.row_count == 3 and table.shown_step == 42
+        row0 = [str(c) for c in table.get_row_at(0)]
+        assert "frozen" in row0 and "❄" in row0[0]
+        assert str(table.get_row_at(2)[1]) == "inf"

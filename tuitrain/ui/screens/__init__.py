@@ -1,0 +1,1 @@
+"""Screens of the tuitrain app: home, preset editor, dashboard, dialogs, help."""

@@ -1,0 +1,1 @@
+"""The dashboard's widgets: each draws one view of a RunState."""

@@ -1,0 +1,72 @@
+"""MetricPlot: a loss or accuracy curve, train per step (smoothed) and validation per epoch."""
+
+from __future__ import annotations
+
+import math
+
+from textual_plotext import PlotextPlot
+
+from tuitrain.ui.runstate import RunState
+
+_TRAIN = (80, 160, 255)
+_VAL = (255, 170, 40)
+
+
+def int_ticks(plt, xs: list) -> None:
+    """Whole-step x ticks (plotext would print 245.2 for a step count)."""
+    if not xs:
+        return
+    lo, hi = int(min(xs)), int(max(xs))
+    if hi <= lo:
+        plt.xticks([lo], [str(lo)])
+        return
+    n = 4
+    ticks = sorted({round(lo + (hi - lo) * i / n) for i in range(n + 1)})
+    plt.xticks(ticks, [f"{t/1000:g}k" if t >= 10_000 else str(t) for t in ticks])
+
+
+def finite_points(xs: list, ys: list) -> tuple[list, list]:
+    """Drop NaN/inf points: plotext cannot place them (non-finite values show in the log)."""
+    keep = [(x, y) for x, y in zip(xs, ys) if y is not None and math.isfinite(y)]
+    return [k[0] for k in keep], [k[1] for k in keep]
+
+
+class MetricPlot(PlotextPlot):
+    """Train (smoothed, per step) and validation (per epoch) values of one metric."""
+
+    def __init__(self, state: RunState, metric: str = "loss", **kwargs):
+        super().__init__(**kwargs)
+        self.state = state
+        self.metric = metric
+        # The legend lives in the border (a plotext legend covers the data in small plots).
+        self.border_subtitle = "[#50a0ff]━ train[/] [#ffaa28]● val[/]"
+        self.overlays: list[tuple[str, RunState]] = []  # review: other runs to draw too
+
+    def update_view(self) -> None:
+        plt = self.plt
+        plt.clear_figure()
+        runs = [("", self.state)] + self.overlays
+        xs: list = []
+        for i, (name, st) in enumerate(runs):
+            xs += self._draw(st, name, i)
+        int_ticks(plt, xs)
+        plt.frame(True)
+        self.refresh()
+
+    def _draw(self, st: RunState, name: str, index: int) -> list:
+        plt = self.plt
+        series = st.loss_s if self.metric == "loss" else st.acc_s
+        xs, ys = finite_points(*series.points())
+        tag = f"{name} " if name else ""
+        train_c = _TRAIN if index == 0 else ("magenta", "cyan", "green", "red")[index % 4]
+        if xs:
+            plt.plot(xs, ys, color=train_c, marker="braille", label=f"{tag}train" if name else None)
+        key = "val_" + self.metric
+        val = [(step, m[key]) for _, step, m in st.epoch_metrics if key in m]
+        vx, vy = finite_points([v[0] for v in val], [v[1] for v in val])
+        if vx:
+            plt.plot(vx, vy, color=_VAL if index == 0 else train_c, marker="dot",
+                     label=f"{tag}val" if name else None)
+            if self.size.height >= 14:
+                plt.scatter(vx, vy, color=_VAL if index == 0 else train_c, marker="●")
+        return xs + vx

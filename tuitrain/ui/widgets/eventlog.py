@@ -1,0 +1,46 @@
+"""EventLog: the run's journal as it happens (controls, alerts, checkpoints, notices)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from tuitrain.ui.runstate import RunState
+
+LEVEL_STYLES = {
+    "info": ("·", "dim"), "epoch": ("◆", "cyan"), "control": ("▶", "bold green"),
+    "checkpoint": ("⬇", "bold blue"), "warning": ("⚠", "bold yellow"), "error": ("✖", "bold red"),
+}
+
+
+class EventLog(RichLog):
+    """Appends the RunState's new log lines (it keeps a bounded history of its own)."""
+
+    DEFAULT_CSS = """
+    EventLog { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
+    """
+
+    def __init__(self, state: RunState, **kwargs):
+        super().__init__(max_lines=1000, wrap=True, markup=False, auto_scroll=True, min_width=20,
+                         **kwargs)
+        self.state = state
+        self._seen = 0
+
+    def update_view(self) -> None:
+        s = self.state
+        new = s.log_seq - self._seen
+        if new <= 0:
+            return
+        lines = list(s.log)[-min(new, len(s.log)):]
+        self._seen = s.log_seq
+        for line in lines:
+            icon, style = LEVEL_STYLES.get(line.level, ("·", ""))
+            stamp = time.strftime("%H:%M:%S", time.localtime(line.t))
+            self.write(Text.assemble((stamp + " ", "dim"), (icon + " ", style),
+                                     (line.text, style if line.level in ("error", "warning") else "")))
+
+    def texts(self) -> list[str]:
+        """Plain text of the lines shown (tests and review read it)."""
+        return [strip.text for strip in self.lines]
