@@ -20,14 +20,14 @@ from tuitrain.preset import Preset, PresetError, load_preset, validate_preset
 from tuitrain.ui.screens.dashboard import DashboardScreen
 
 
-def default_run_source() -> Callable[..., Any]:
-    """The engine's Trainer; the scripted stand-in (it says so in the log) until it exists."""
-    try:
-        from tuitrain.engine.trainer import Trainer
-    except ImportError:
-        from tuitrain.ui.scripted import ScriptedRun
-        return ScriptedRun
-    return Trainer
+def train_with_engine(preset: Preset, **kwargs: Any) -> Any:
+    """The default run source: the engine's Trainer.
+
+    Called in the training worker, so TensorFlow loads there while the UI is already up.
+    """
+    from tuitrain.engine.trainer import Trainer
+
+    return Trainer(preset, **kwargs)
 
 
 def as_preset(preset: Any) -> Preset | None:
@@ -53,7 +53,7 @@ class TuitrainApp(App):
         super().__init__()
         self.preset = preset
         self.logs_dir = Path(logs_dir)
-        self.run_source = run_source or default_run_source()
+        self.run_source = run_source or train_with_engine
         self.start_screen = start_screen
         self.preset_dirs = [Path(p) for p in preset_dirs]
         self.last_status: str | None = None

@@ -149,12 +149,13 @@ class DashboardScreen(Screen):
         self.sink.flush()
         changes = self.state.take_changes()
         now = time.monotonic()
-        # Plots are the costly part: at most PLOT_HZ, the rest at REDRAW_HZ.
+        # Plots and the heatmap are the costly part: at most PLOT_HZ, the rest at REDRAW_HZ.
+        costly = {"curves", "lr", "grads"}
         if now - self._plotted < 1 / PLOT_HZ:
-            held = changes & {"curves", "lr"}
+            held = changes & costly
             self.state.changes |= held
             changes -= held
-        elif changes & {"curves", "lr"}:
+        elif changes & costly:
             self._plotted = now
         if self.state.live:
             changes.add("header")   # elapsed time moves on

@@ -39,6 +39,10 @@ _PLAIN = Style()  # every segment needs a Style: Textual's NO_COLOR filter reads
 GUTTER = 5
 
 
+LEVELS = 64
+_NAN, _INF = -1, -2
+
+
 def colour(frac: float) -> Color:
     """Inferno colour for 0..1."""
     frac = min(1.0, max(0.0, frac)) * (len(_INFERNO) - 1)
@@ -83,6 +87,29 @@ def grid(samples: list[np.ndarray], column: int, rows: int, cols: int) -> np.nda
         row = np.where(blk_bad.any(axis=0), np.inf, row)
         out[r] = row
     return out
+
+
+def _levels(values: np.ndarray, lo: float, hi: float, n: int) -> np.ndarray:
+    """Colour levels 0..n-1 of log10 values; _NAN for missing, _INF for non-finite data."""
+    span = max(hi - lo, 1e-9)
+    with np.errstate(all="ignore"):
+        lev = np.clip(((values - lo) / span * (n - 0.001)), 0, n - 1)
+    lev = np.where(np.isnan(values), _NAN, np.where(np.isinf(values), _INF, lev)).astype(int)
+    return lev
+
+
+_PALETTE = [colour(i / (LEVELS - 1)) for i in range(LEVELS)]
+_STYLES: dict[tuple[int, int], Style] = {}
+
+
+def _style(top: int, bot: int) -> Style:
+    """The cached Style of a half-block cell (upper colour, lower colour)."""
+    style = _STYLES.get((top, bot))
+    if style is None:
+        def c(v):
+            return None if v == _NAN else _NONFINITE.color if v == _INF else _PALETTE[v]
+        style = _STYLES[(top, bot)] = Style(color=c(top), bgcolor=c(bot))
+    return style
 
 
 class GradHeatmap(Widget):
@@ -141,28 +168,25 @@ class GradHeatmap(Widget):
         segs = [Segment(f"{label:>{GUTTER - 1}} ", Style(dim=True))]
         grey = Style(color="grey50", bgcolor="grey50")
         is_frozen = bool(frozen) and all(frozen[first:max(first + 1, int((y + 1) * n_layers / rows))])
-        span = max(hi - lo, 1e-9)
-        for c in range(pix.shape[1]):
-            if no_color:
-                v = pix[y, c]
-                ch = "!" if np.isinf(v) else " " if np.isnan(v) else _SHADES[
-                    min(4, max(0, int((v - lo) / span * 4.999)))]
-                segs.append(Segment(ch, _PLAIN))
+        if no_color:
+            for v in _levels(pix[y], lo, hi, 5):
+                segs.append(Segment("!" if v == _INF else " " if v == _NAN else _SHADES[v], _PLAIN))
+            return Strip(segs)
+        if is_frozen:
+            return Strip(segs + [Segment("▀" * pix.shape[1], grey)])
+        top, bot = _levels(pix[2 * y], lo, hi, LEVELS), _levels(pix[2 * y + 1], lo, hi, LEVELS)
+        # Runs of equal cells become one segment: fewer objects to build and to paint.
+        prev, count = None, 0
+        for key in zip(top.tolist(), bot.tolist()):
+            if key == prev:
+                count += 1
                 continue
-            top, bot = pix[2 * y, c], pix[2 * y + 1, c]
-            if is_frozen:
-                segs.append(Segment("▀", grey))
-                continue
-            segs.append(Segment("▀", Style(color=self._c(top, lo, span), bgcolor=self._c(bot, lo, span))))
+            if prev is not None:
+                segs.append(Segment("▀" * count, _style(*prev)))
+            prev, count = key, 1
+        if prev is not None:
+            segs.append(Segment("▀" * count, _style(*prev)))
         return Strip(segs)
-
-    @staticmethod
-    def _c(v: float, lo: float, span: float) -> Color | None:
-        if np.isnan(v):
-            return None
-        if np.isinf(v):
-            return _NONFINITE.color
-        return colour((v - lo) / span)
 
     def _legend(self, lo: float, hi: float, w: int, no_color: bool) -> Strip:
         segs = [Segment(f"{'log':>{GUTTER - 1}} ", _PLAIN), Segment(f"1e{lo:+.0f} ", Style(dim=True))]
