@@ -17,6 +17,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from tuitrain.preset import Preset, PresetError, load_preset, validate_preset
+from tuitrain.ui.keymap import KeymapError, load_keymap
 from tuitrain.ui.screens.dashboard import DashboardScreen
 
 
@@ -57,6 +58,16 @@ class TuitrainApp(App):
         self.start_screen = start_screen
         self.preset_dirs = [Path(p) for p in preset_dirs]
         self.last_status: str | None = None
+        self.keymap_error: str | None = None
+        try:
+            self.set_keymap(load_keymap())
+        except KeymapError as exc:
+            self.keymap_error = str(exc)
+
+    def on_mount(self) -> None:
+        if self.keymap_error:
+            self.notify(f"{self.keymap_error} (default keys in use)", title="Keymap",
+                        severity="error", timeout=10)
 
     def get_default_screen(self) -> Screen:
         if self.preset is not None or self.start_screen == "dashboard":
