@@ -18,8 +18,8 @@ APP_KEYS = (("ctrl+p", "Command palette", "Search every action that applies now"
             ("ctrl+q", "Quit", "Same as q: asks before stopping a live run"))
 
 
-def binding_rows(screen: Screen) -> list[tuple[str, str, str, bool]]:
-    """(keys, description, tooltip, available now) for the screen's own bindings (those
+def binding_rows(screen: Screen) -> list[tuple[str, str, str, bool, str]]:
+    """(keys, description, tooltip, available now, binding id for keymaps) for the screen's own bindings (those
     with an id: the keymap-able ones), then the app-wide keys."""
     app = screen.app
     rows: dict[str, list] = {}
@@ -28,12 +28,12 @@ def binding_rows(screen: Screen) -> list[tuple[str, str, str, bool]]:
             continue
         if b.action not in rows:
             ok = screen.check_action(b.action.partition("(")[0], ())
-            rows[b.action] = [[], b.description, b.tooltip or "", bool(ok)]
+            rows[b.action] = [[], b.description, b.tooltip or "", bool(ok), b.id]
         shown = app.get_key_display(b)
         if shown not in rows[b.action][0]:
             rows[b.action][0].append(shown)
-    out = [(" ".join(k), d, t, ok) for k, d, t, ok in rows.values()]
-    return out + [(k, d, t, True) for k, d, t in APP_KEYS]
+    out = [(" ".join(k), d, t, ok, i) for k, d, t, ok, i in rows.values()]
+    return out + [(k, d, t, True, "") for k, d, t in APP_KEYS]
 
 
 class HelpScreen(ModalScreen[None]):
@@ -54,11 +54,11 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("key", "action", "details")
-        for keys, desc, tip, ok in binding_rows(self.origin):
+        table.add_columns("key", "action", "details", "keymap id")
+        for keys, desc, tip, ok, ident in binding_rows(self.origin):
             style = "" if ok else "dim"
             table.add_row(Text(keys, style="bold " + style), Text(desc, style=style),
-                          Text(tip, style="dim"))
+                          Text(tip, style="dim"), Text(ident, style="dim italic"))
         table.focus()
 
     async def action_dismiss(self, result: None = None) -> None:
