@@ -10,6 +10,7 @@ object with ``run()``, ``control`` and ``run_dir``: the real Trainer by default,
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -17,6 +18,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from tuitrain.preset import Preset, PresetError, load_preset, validate_preset
+from tuitrain.ui import hangup
 from tuitrain.ui.keymap import KeymapError, load_keymap
 from tuitrain.ui.screens.dashboard import DashboardScreen
 
@@ -50,8 +52,11 @@ class TuitrainApp(App):
 
     def __init__(self, preset: Preset | None = None, *, logs_dir: str | Path = "logs",
                  run_source: Callable[..., Any] | None = None, start_screen: str = "auto",
-                 preset_dirs: Iterable[str | Path] = ()):
+                 preset_dirs: Iterable[str | Path] = (),
+                 initial_screen: Callable[[], Screen] | None = None):
+        """``initial_screen`` builds the first screen instead (review, compare, attach)."""
         super().__init__()
+        self.initial_screen = initial_screen
         self.preset = preset
         self.logs_dir = Path(logs_dir)
         self.run_source = run_source or train_with_engine
@@ -70,6 +75,8 @@ class TuitrainApp(App):
                         severity="error", timeout=10)
 
     def get_default_screen(self) -> Screen:
+        if self.initial_screen is not None:
+            return self.initial_screen()
         if self.preset is not None or self.start_screen == "dashboard":
             return self.dashboard(self.preset or as_preset("quickstart"))
         try:
@@ -89,8 +96,13 @@ class TuitrainApp(App):
         self.push_screen(self.dashboard(message.preset))
 
     def on_home_screen_review_runs(self, message: Any) -> None:
-        names = ", ".join(Path(f).name for f in message.folders)
-        self.notify(f"Review of {names} is not available yet.", title="Review")
+        from tuitrain.ui.viewers import review_screen
+        try:
+            screen = review_screen(message.folders)
+        except (OSError, ValueError) as exc:
+            self.notify(str(exc), title="Review", severity="error")
+            return
+        self.push_screen(screen)
 
     # -- app-wide --------------------------------------------------------------------
     def action_quit(self) -> None:
@@ -127,9 +139,26 @@ def main_ui(args: argparse.Namespace) -> int:
             path = resolve_preset(args.preset, getattr(args, "preset_dirs", None) or ())
             preset = load_preset(path, getattr(args, "set", None) or getattr(args, "overrides", None) or [])
         except PresetError as exc:
-            print(f"tuitrain: error: {exc}")
+            print(f"tuitrain: error: {exc}", file=sys.stderr)
             return 2
     app = make_app(preset, logs_dir=getattr(args, "logs_dir", None) or "logs",
                    preset_dirs=getattr(args, "preset_dirs", None) or ())
+    hangup.install(app)   # SSH dropped: stop the run cleanly ("interrupted"), then exit
     app.run()
     return 1 if app.last_status == "failed" else 0
+
+
+def main_review(folders: list[Path], logs_dir: str | Path = "logs") -> int:
+    """``tuitrain review RUN [RUN...]``: review one run, compare several; 0."""
+    from tuitrain.ui.viewers import make_review_app
+    make_review_app(folders, logs_dir).run()
+    return 0
+
+
+def main_attach(folder: Path, logs_dir: str | Path = "logs") -> int:
+    """``tuitrain attach RUN``: follow and steer a run of another process; 0 (leaving the
+    viewer is not a failure; the run goes on)."""
+    from tuitrain.ui.viewers import make_attach_app
+    app = make_attach_app(folder, logs_dir)
+    app.run()
+    return 0

@@ -26,7 +26,7 @@ from tuitrain.engine.events import (
 from tuitrain.ui.series import Series
 
 LIVE_STATES = ("starting", "running", "paused", "stopping")
-ENDED_STATES = ("finished", "stopped", "failed", "interrupted")
+ENDED_STATES = ("finished", "stopped", "failed", "interrupted", "crashed")
 
 
 @dataclass(frozen=True)

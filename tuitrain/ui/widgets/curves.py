@@ -10,6 +10,7 @@ from tuitrain.ui.runstate import RunState
 
 _TRAIN = (80, 160, 255)
 _VAL = (255, 170, 40)
+CURSOR = (235, 235, 235)
 
 
 def int_ticks(plt, xs: list) -> None:
@@ -41,6 +42,7 @@ class MetricPlot(PlotextPlot):
         # The legend lives in the border (a plotext legend covers the data in small plots).
         self.border_subtitle = "[#50a0ff]━ train[/] [#ffaa28]● val[/]"
         self.overlays: list[tuple[str, RunState]] = []  # review: other runs to draw too
+        self.cursor: int | None = None   # review's cursor step, drawn as a vertical line
 
     def update_view(self) -> None:
         plt = self.plt
@@ -49,6 +51,8 @@ class MetricPlot(PlotextPlot):
         xs: list = []
         for i, (name, st) in enumerate(runs):
             xs += self._draw(st, name, i)
+        if self.cursor is not None and xs:
+            plt.vline(self.cursor, CURSOR)
         int_ticks(plt, xs)
         plt.frame(True)
         self.refresh()

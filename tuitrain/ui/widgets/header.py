@@ -18,6 +18,7 @@ STATE_STYLES = {
     "paused": "bold black on yellow", "stopping": "bold black on dark_orange",
     "finished": "bold black on deep_sky_blue1", "stopped": "bold black on grey70",
     "failed": "bold white on red3", "interrupted": "bold white on dark_orange3",
+    "crashed": "bold white on red3",
 }
 
 

@@ -34,6 +34,7 @@ GRAD_VIEWS: tuple[tuple[str, str], ...] = (
 _INFERNO = [(0, 0, 4), (40, 11, 84), (101, 21, 110), (159, 42, 99), (212, 72, 66),
             (245, 125, 21), (250, 193, 39), (252, 255, 164)]
 _NONFINITE = Style(color=Color.from_rgb(0, 230, 255), bgcolor=Color.from_rgb(0, 230, 255))
+_CURSOR = Style(color="white", bold=True)
 _SHADES = " ░▒▓█"
 _PLAIN = Style()  # every segment needs a Style: Textual's NO_COLOR filter reads it
 GUTTER = 5
@@ -123,6 +124,7 @@ class GradHeatmap(Widget):
         super().__init__(**kwargs)
         self.state = state
         self.view = 0
+        self.cursor: int | None = None   # review's cursor step, drawn as a column
         self._strips: list[Strip] | None = None
 
     @property
@@ -156,6 +158,8 @@ class GradHeatmap(Widget):
         lo, hi = log_range(np.abs(values))
         frozen = s.frozen if len(s.frozen) == samples[0].shape[0] else []
         strips = [self._row(pix, y, lo, hi, no_color, frozen, rows) for y in range(rows)]
+        if self.cursor is not None:
+            strips = self._mark(strips, s.grads.points()[0], pix.shape[1], w)
         strips.append(self._legend(lo, hi, w, no_color))
         return strips
 
@@ -187,6 +191,17 @@ class GradHeatmap(Widget):
         if prev is not None:
             segs.append(Segment("▀" * count, _style(*prev)))
         return Strip(segs)
+
+    def _mark(self, strips: list[Strip], xs: list, cols: int, w: int) -> list[Strip]:
+        """Overdraw the column nearest the cursor step (columns are picked as in grid)."""
+        n = len(xs)
+        pick = [int(c * n / cols) for c in range(cols)] if n > cols else list(range(n))
+        if not pick:
+            return strips
+        c = int(np.argmin([abs(xs[i] - self.cursor) for i in pick]))
+        x = GUTTER + c
+        mark = Strip([Segment("┃", _CURSOR)])
+        return [Strip.join([st.crop(0, x), mark, st.crop(x + 1, w)]) for st in strips]
 
     def _legend(self, lo: float, hi: float, w: int, no_color: bool) -> Strip:
         segs = [Segment(f"{'log':>{GUTTER - 1}} ", _PLAIN), Segment(f"1e{lo:+.0f} ", Style(dim=True))]

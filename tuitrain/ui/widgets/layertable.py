@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 from rich.text import Text
@@ -50,6 +51,9 @@ class LayerTable(DataTable):
         self.state = state
         self.at_step: int | None = None   # review's cursor; None: the latest sample
         self.shown_step: int | None = None
+        # Review: (step) -> (sample step, values) read exactly from the log, instead of
+        # the decimated series in the state.
+        self.lookup: Callable[[int], tuple[int, np.ndarray] | None] | None = None
 
     def on_mount(self) -> None:
         self.add_column("layer", key="layer")
@@ -58,6 +62,8 @@ class LayerTable(DataTable):
 
     def sample(self) -> tuple[int | None, np.ndarray | None]:
         s = self.state
+        if self.at_step is not None and self.lookup is not None:
+            return self.lookup(self.at_step) or (None, None)
         if self.at_step is not None:
             hit = s.grads.nearest(self.at_step)
             return (int(hit[0]), hit[1]) if hit else (None, None)

@@ -8,7 +8,7 @@ import math
 from textual_plotext import PlotextPlot
 
 from tuitrain.ui.runstate import RunState
-from tuitrain.ui.widgets.curves import finite_points, int_ticks
+from tuitrain.ui.widgets.curves import CURSOR, finite_points, int_ticks
 
 _LR = (120, 220, 120)
 _CLIP = (200, 120, 255)
@@ -22,6 +22,7 @@ class LrTrace(PlotextPlot):
         super().__init__(**kwargs)
         self.state = state
         self.log_scale = False
+        self.cursor: int | None = None   # review's cursor step
 
     def update_view(self) -> None:
         s, plt = self.state, self.plt
@@ -40,6 +41,8 @@ class LrTrace(PlotextPlot):
         for m in list(s.markers)[-30:]:
             if m.step >= lo:
                 plt.vline(max(m.step, 1), _MARK)
+        if self.cursor is not None and xs:
+            plt.vline(self.cursor, CURSOR)
         int_ticks(plt, xs)
         plt.frame(True)
         self.refresh()

@@ -1,0 +1,254 @@
+"""Review and compare of saved runs: the replay into a RunState, the review cursor, the
+compare screen's legend and preset diff, and opening them from Home.
+
+The runs are real: two tiny Keras runs (SGD and Adam) made once for the module; the
+synthetic logs (long runs, a crash) are written through the real RunWriter.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import tiny_preset
+
+from tuitrain.engine.control import Control
+from tuitrain.engine.events import STAT_COLUMNS, EpochEnd, GradStats, RunStarted, Step
+from tuitrain.runlog import PID_FILE, RunLog, RunWriter
+from tuitrain.ui.presetdiff import MISSING, flatten, preset_diff
+from tuitrain.ui.replay import replay
+from tuitrain.ui.runstate import RunState
+from tuitrain.ui.screens.compare import CompareScreen
+from tuitrain.ui.screens.review import ReviewScreen
+from tuitrain.ui.viewers import make_review_app
+from tuitrain.ui.widgets.header import RunHeader
+from tuitrain.ui.widgets.layertable import COLUMNS, LayerTable, fmt
+from tuitrain.ui.widgets.overlay import OverlayPlot
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two real tiny runs that differ in their optimizer; Adam's also gets an lr control."""
+    from tuitrain.engine.trainer import Trainer
+
+    logs = tmp_path_factory.mktemp("review") / "logs"
+    Trainer(tiny_preset(name="tiny-sgd", train__epochs=2, stats={"every": 2}), logs_dir=logs).run()
+    control = Control()
+    control.scale_lr(0.5, source="test")     # applied before the first step
+    adam = tiny_preset(name="tiny-adam", train__epochs=2, stats={"every": 2},
+                       optimizer={"name": "adam", "learning_rate": 0.002})
+    Trainer(adam, control=control, logs_dir=logs).run()
+    sgd_dir, adam_dir = (next(logs.glob(f"*_{n}")) for n in ("tiny-sgd", "tiny-adam"))
+    return logs, sgd_dir, adam_dir
+
+
+def same_points(a, b) -> bool:
+    (ax, ay), (bx, by) = a.points(), b.points()
+    return ax == bx and np.allclose(np.asarray(ay, float), np.asarray(by, float), equal_nan=True)
+
+
+def test_replay_equals_applying_every_event(runs):
+    _, sgd_dir, adam_dir = runs
+    for folder in (sgd_dir, adam_dir):
+        log = RunLog.load(folder)
+        fast, slow = replay(log), RunState()
+        slow.apply_all(log.events)
+        for name in ("loss_s", "acc_s", "lr_s", "clip_s", "gnorm_s"):
+            assert same_points(getattr(fast, name), getattr(slow, name)), name
+        gx, gy = fast.grads.points()
+        assert gx == slow.grads.points()[0] and len(gx) == len(log.grad_steps)
+        assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(gy, slow.grads.points()[1]))
+        for attr in ("state", "step", "epoch", "lr", "clip_mode", "grad_step", "epoch_metrics"):
+            assert getattr(fast, attr) == getattr(slow, attr), attr
+        assert list(fast.markers) == list(slow.markers)
+        assert [line.text for line in fast.log] == [line.text for line in slow.log]
+
+
+def synthetic_run(logs, steps: int, layers: int = 3, every: int = 10, close: bool = True):
+    """A run log written through RunWriter with the engine's event types."""
+    names = [f"dense_{i}" for i in range(layers)]
+    w = RunWriter(logs, {"name": "synthetic", "train": {"epochs": 4}}, "synthetic")
+    w.emit(RunStarted(run_id=w.name, preset={"name": "synthetic"}, layers=names, layer_info=[],
+                      total_params=1, trainable_params=1, device="CPU", strategy="default",
+                      steps_per_epoch=steps // 4, epochs=4, train_samples=steps * 8,
+                      val_samples=100, data_source="synthetic"))
+    rng = np.random.default_rng(0)
+    for s in range(1, steps + 1):
+        w.emit(Step(step=s, epoch=(s - 1) // (steps // 4), loss=float(2 / math.sqrt(s) + rng.random() * 0.1),
+                    accuracy=float(rng.random()), lr=0.01 * 0.5 ** (s // 1000), clip_mode="off",
+                    clip_threshold=1.0, grad_norm=float(rng.random()), clipped=False,
+                    samples_per_s=1000.0))
+        if s % every == 0:
+            vals = rng.random((layers, len(STAT_COLUMNS))).tolist()
+            w.emit(GradStats(step=s, epoch=0, columns=list(STAT_COLUMNS), values=vals,
+                             frozen=[False] * layers))
+        if s % (steps // 4) == 0:
+            w.emit(EpochEnd(epoch=s // (steps // 4) - 1, step=s, metrics={"loss": 1.0, "val_loss": 1.1},
+                            lr=0.01, duration_s=1.0))
+    w.flush()
+    if close:
+        w.close()
+    return w
+
+
+def test_replay_of_a_long_log_is_bounded_and_matches(tmp_path):
+    w = synthetic_run(tmp_path, steps=6000, every=5)
+    log = RunLog.load(w.folder)
+    fast, slow = replay(log), RunState()
+    slow.apply_all(log.events)
+    for name in ("loss_s", "acc_s", "lr_s", "gnorm_s"):
+        f, s = getattr(fast, name), getattr(slow, name)
+        assert f.stride == s.stride > 1 and len(f) < f.capacity
+        assert same_points(f, s), name
+    assert len(fast.grads) <= fast.grads.capacity and fast.grads.count == 1200
+    assert fast.grad_step == 6000 and np.array_equal(fast.grad_latest, slow.grad_latest)
+    # Following on (attach) keeps appending at the same resolution.
+    fast.apply(Step(step=6001, epoch=3, loss=0.1, accuracy=0.5, lr=0.01, clip_mode="off",
+                    clip_threshold=1.0, grad_norm=1.0, clipped=False, samples_per_s=1.0))
+    assert fast.loss_s.last()[0] == 6001
+
+
+async def test_review_cursor_moves_the_layer_table(runs):
+    _, sgd_dir, _ = runs
+    log = RunLog.load(sgd_dir)
+    steps = log.grad_steps
+    assert len(steps) >= 5
+    app = make_review_app([sgd_dir])
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen)
+        await pilot.pause()
+        table = screen.query_one(LayerTable)
+        assert table.shown_step == steps[-1]            # the cursor starts at the end
+
+        def assert_table_is(step: int) -> None:
+            expected = log.grad_at(step)
+            assert table.shown_step == expected.step == step
+            assert f"step {step:,}" in str(table.border_title)
+            assert table.row_count == len(log.layers)
+            for i, row in enumerate(expected.values):
+                cells = table.get_row_at(i)
+                assert cells[0].plain.startswith(log.layers[i])
+                for k, (col, _) in enumerate(COLUMNS, start=1):
+                    v = row[STAT_COLUMNS.index(col)]
+                    want = fmt(math.nan if v is None else float(np.float32(v)), col).plain
+                    assert cells[k].plain == want, (step, i, col)
+
+        await pilot.press("left", "left", "left")
+        assert_table_is(int(steps[-4]))
+        await pilot.press("left_square_bracket")
+        jumped = int(steps[-4 - max(1, len(steps) // 10)])
+        assert_table_is(jumped)
+        await pilot.press("home")
+        assert_table_is(int(steps[0]))
+        await pilot.press("right")
+        assert_table_is(int(steps[1]))
+        assert "sample 2/" in str(screen.query_one("#scrubber").render())
+        await pilot.press("end")
+        assert_table_is(int(steps[-1]))
+
+        # Read-only: no steering action applies, and p writes no command anywhere.
+        for action in ("pause", "resume", "clip", "schedule", "lr_up", "lr_down", "checkpoint", "stop"):
+            assert not screen.check_action(action, ())
+        await pilot.press("p", "x", "plus")
+        assert not (sgd_dir / "control.jsonl").exists()
+        keys = {b.key for _, b, _, _ in screen.active_bindings.values() if b.show}
+        assert {"left", "right", "home", "end", "g", "q"} <= keys and "p" not in keys
+        header = str(screen.query_one(RunHeader).render())
+        assert "FINISHED" in header
+
+
+async def test_review_shows_running_and_crashed_runs(tmp_path):
+    w = synthetic_run(tmp_path, steps=400, close=False)
+    try:
+        assert RunLog.load(w.folder).status == "running"
+        app = make_review_app([w.folder])
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause()
+            assert app.screen.state.state == "running"
+            assert "RUNNING" in str(app.screen.query_one(RunHeader).render())
+            assert app.screen.check_action("attach", ())
+        # The process that wrote the pid file is gone: a crash.
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        (w.folder / PID_FILE).write_text(f"{dead.pid}\n")
+        assert RunLog.load(w.folder).status == "crashed"
+        app = make_review_app([w.folder])
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause()
+            assert app.screen.state.state == "crashed"
+            assert "CRASHED" in str(app.screen.query_one(RunHeader).render())
+            assert not app.screen.check_action("attach", ())
+    finally:
+        w.close()
+
+
+def test_preset_diff_flattens_and_keeps_only_differences():
+    a = {"name": "a", "optimizer": {"name": "sgd", "learning_rate": 0.01, "momentum": 0.9},
+         "model": {"layers": [{"units": 16, "activation": "relu"}], "input_shape": [28, 28]},
+         "train": {"epochs": 2}}
+    b = {"name": "b", "optimizer": {"name": "adam", "learning_rate": 0.01},
+         "model": {"layers": [{"units": 16, "activation": "selu"}], "input_shape": [28, 28]},
+         "train": {"epochs": 2.0}}
+    assert flatten(a)["model.layers[0].units"] == 16 and flatten(a)["model.input_shape"] == [28, 28]
+    diff, equal = preset_diff([a, b])
+    got = {d.path: d.values for d in diff}
+    assert got == {"name": ("a", "b"), "optimizer.name": ("sgd", "adam"),
+                   "optimizer.momentum": (0.9, MISSING),
+                   "model.layers[0].activation": ("relu", "selu")}
+    assert [d.path for d in diff][-1] == "name"     # naming fields after the real changes
+    assert equal == 4    # learning_rate, units, input_shape, epochs (2 == 2.0)
+
+
+async def test_compare_overlays_runs_and_diffs_their_presets(runs):
+    _, sgd_dir, adam_dir = runs
+    app = make_review_app([sgd_dir, adam_dir])
+    async with app.run_test(size=(200, 60)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        await pilot.pause()
+        legend = str(screen.query_one("#cmp-legend").render())
+        assert "tiny-sgd" in legend and "tiny-adam" in legend
+        for plot in screen.query(OverlayPlot):
+            assert [name for name, _ in plot.runs] == ["tiny-sgd", "tiny-adam"]
+            assert all(len(st.loss_s) for _, st in plot.runs)
+        diff = screen.query_one("#cmp-diff")
+        assert [str(c.label) for c in diff.columns.values()] == ["field", "tiny-sgd", "tiny-adam"]
+        fields = [diff.get_row_at(i)[0].plain for i in range(diff.row_count)]
+        assert {"optimizer.name", "optimizer.learning_rate", "name"} <= set(fields)
+        for same in ("train.epochs", "train.batch_size", "model.layers[0].units", "data.limit"):
+            assert same not in fields
+        row = diff.get_row_at(fields.index("optimizer.name"))
+        assert [c.plain for c in row[1:]] == ["sgd", "adam"]
+        controls = screen.query_one("#cmp-controls")
+        rows = [[getattr(c, "plain", str(c)) for c in controls.get_row_at(i)]
+                for i in range(controls.row_count)]
+        assert ["tiny-sgd", "", "none", ""] in rows
+        assert any(r[0] == "tiny-adam" and r[2] == "lr x 0.5" and r[3] == "test" for r in rows)
+        await pilot.press("o")                         # the highlighted run, in review
+        assert isinstance(app.screen, ReviewScreen) and app.screen.run_log.folder == sgd_dir
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_home_marks_runs_and_r_compares_them(runs):
+    from tuitrain.ui.app import make_app
+    from tuitrain.ui.screens.home import HomeScreen
+
+    logs, _, _ = runs
+    app = make_app(None, logs_dir=logs)
+    async with app.run_test(size=(160, 48)) as pilot:
+        assert isinstance(app.screen, HomeScreen)
+        await pilot.press("tab")                       # to the run list
+        await pilot.press("space", "space", "r")
+        await pilot.pause()
+        assert isinstance(app.screen, CompareScreen)
+        assert sorted(app.screen.run_labels) == ["tiny-adam", "tiny-sgd"]
+        await pilot.press("escape")
+        assert isinstance(app.screen, HomeScreen)
+        await pilot.press("enter")                     # one run: review
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen)
