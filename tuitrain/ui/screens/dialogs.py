@@ -23,10 +23,52 @@ CLIP_MODES = (("off", "off"), ("value: clip each gradient value to [-t, t]", "va
               ("global norm: clip the global norm to t", "global_norm"))
 
 
-class ClipDialog(ModalScreen[dict[str, Any] | None]):
-    """Choose the clipping mode and threshold; applied from the next step."""
+class CommandDialog(ModalScreen[dict[str, Any] | None]):
+    """A dialog that builds one control command: validated as you type, refused with the
+    reason shown in ``#dialog-error``, dismissed with the command's arguments."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+
+    def validated(self) -> dict[str, Any] | None:
+        """The command's arguments from the form, or None (reason shown)."""
+        raise NotImplementedError
+
+    def checked(self, command: str, args: dict[str, Any]) -> dict[str, Any] | None:
+        error = self.query_one("#dialog-error", Static)
+        try:
+            out = validate_command(command, args)
+        except ControlError as exc:
+            error.update(f"✖ {exc}")
+            self.add_class("-invalid")
+            return None
+        error.update("")
+        self.remove_class("-invalid")
+        return out
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self.has_class("-invalid"):
+            self.validated()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_apply()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "apply":
+            self.action_apply()
+        else:
+            self.dismiss(None)
+
+    def action_apply(self) -> None:
+        args = self.validated()
+        if args is not None:
+            self.dismiss(args)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ClipDialog(CommandDialog):
+    """Choose the clipping mode and threshold; applied from the next step."""
 
     def __init__(self, mode: str = "off", threshold: float = 1.0):
         super().__init__()
@@ -56,38 +98,9 @@ class ClipDialog(ModalScreen[dict[str, Any] | None]):
         """The set_clip arguments, or None with the reason shown in the dialog."""
         mode = self.query_one("#clip-mode", Select).value
         raw = self.query_one("#clip-threshold", Input).value.strip()
-        error = self.query_one("#dialog-error", Static)
-        try:
-            given = {"mode": mode} if mode == "off" and not raw else {"mode": mode, "threshold": raw or None}
-            args = validate_command("set_clip", given)
-        except ControlError as exc:
-            error.update(f"✖ {exc}")
-            self.add_class("-invalid")
-            return None
-        error.update("")
-        self.remove_class("-invalid")
-        return args
+        given = {"mode": mode} if mode == "off" and not raw else {"mode": mode, "threshold": raw or None}
+        return self.checked("set_clip", given)
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if self.has_class("-invalid"):
-            self.validated()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.action_apply()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "apply":
-            self.action_apply()
-        else:
-            self.dismiss(None)
-
-    def action_apply(self) -> None:
-        args = self.validated()
-        if args is not None:
-            self.dismiss(args)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class ConfirmDialog(ModalScreen[bool]):

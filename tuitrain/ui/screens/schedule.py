@@ -14,12 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from tuitrain.engine.control import ControlError, validate_command
+from tuitrain.ui.screens.dialogs import CommandDialog
 from tuitrain.preset import Preset
 
 SCHEDULES: dict[str, type[BaseModel]] = {
@@ -47,10 +45,8 @@ def show_value(v: Any) -> str:
     return "" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
 
 
-class ScheduleDialog(ModalScreen[dict[str, Any] | None]):
+class ScheduleDialog(CommandDialog):
     """Returns ``{"schedule": {...}, "keep_lr": bool}`` validated, or None."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
 
     def __init__(self, current: dict[str, Any] | None = None):
         super().__init__()
@@ -109,34 +105,5 @@ class ScheduleDialog(ModalScreen[dict[str, Any] | None]):
             if inp.value.strip():
                 data[inp.id.removeprefix("field-")] = parse_value(inp.value)
         keep = self.query_one("#keep-lr", Checkbox).value
-        error = self.query_one("#dialog-error", Static)
-        try:
-            args = validate_command("set_schedule", {"schedule": data, "keep_lr": keep})
-        except ControlError as exc:
-            error.update(f"✖ {exc}")
-            self.add_class("-invalid")
-            return None
-        error.update("")
-        self.remove_class("-invalid")
-        return args
+        return self.checked("set_schedule", {"schedule": data, "keep_lr": keep})
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if self.has_class("-invalid"):
-            self.validated()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.action_apply()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "apply":
-            self.action_apply()
-        else:
-            self.dismiss(None)
-
-    def action_apply(self) -> None:
-        args = self.validated()
-        if args is not None:
-            self.dismiss(args)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
