@@ -69,7 +69,7 @@ class EngineHooks(keras.callbacks.Callback):
                 step=tr.step, epoch=tr.epoch, columns=list(STAT_COLUMNS),
                 values=[[None if not math.isfinite(v) else v for v in row]
                         for row in stats.tolist()],
-                frozen=tr.model.frozen_mask(),
+                frozen=tr.frozen,
             ))
         bad = not math.isfinite(loss) or ("tt_gnorm" in logs and not math.isfinite(gnorm))
         if bad and not tr.nonfinite_seen:

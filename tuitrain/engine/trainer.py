@@ -143,6 +143,9 @@ class Trainer:
         self.optimizer = build.build_optimizer(p.optimizer, learning_rate=p.optimizer.learning_rate)
         self.model.compile(optimizer=self.optimizer, loss=build.loss_for(p),
                            metrics=build.metrics_for(p), jit_compile=False)
+        # Trainable flags change only here (transfer's unfreeze recompiles): no need to
+        # walk the layers on every statistics step.
+        self.frozen = self.model.frozen_mask()
         self.lr = None  # a new optimizer: assign the schedule's lr on the next step
 
     def _train(self) -> None:
