@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 
 import pytest
 
@@ -40,6 +41,17 @@ def tiny_preset(**sections):
     from tuitrain.preset import validate_preset
 
     return validate_preset(tiny_dict(**sections), "tiny")
+
+
+def wait_until(cond, timeout=120.0, what="condition"):
+    """Poll another *process's* progress (there is nothing in-process to wait on)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import time
 
 import pytest
 import tomli_w
-from conftest import tiny_dict
+from conftest import tiny_dict, wait_until
 
 from tuitrain.runlog import RunLog, process_alive, read_pid
 from tuitrain.runlog.channel import RemoteControl
@@ -23,16 +23,6 @@ from tuitrain.ui.attach import AttachScreen
 from tuitrain.ui.viewers import make_attach_app
 from tuitrain.ui.widgets.header import RunHeader
 
-
-def wait_until(cond, timeout=120.0, what="condition"):
-    """Poll another *process's* progress (there is nothing in-process to wait on)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def until(pilot, cond, timeout=60.0, what="condition"):

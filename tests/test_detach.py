@@ -6,25 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import tomli_w
 
-from conftest import tiny_dict
+from conftest import tiny_dict, wait_until
 from tuitrain.runlog import RunLog, list_runs, read_pid
 from tuitrain.runlog.channel import RemoteControl
 
-
-def wait_until(cond, timeout=120.0, what="condition"):
-    """Poll another *process's* progress (there is nothing in-process to wait on)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def detach(tmp_path, epochs=1000):

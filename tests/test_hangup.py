@@ -6,22 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
+from conftest import wait_until
 from tuitrain.runlog import RunLog
 
-
-def wait_until(cond, timeout: float, what: str):
-    """Poll another process (there is nothing in this one to wait on)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")

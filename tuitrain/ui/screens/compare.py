@@ -15,15 +15,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from tuitrain.runlog import RunLog
 from tuitrain.ui.presetdiff import preset_diff, show
 from tuitrain.ui.replay import replay
 from tuitrain.ui.runstate import RunState, describe_control
-from tuitrain.ui.screens.help import HelpScreen
-from tuitrain.ui.screens.home import binding_commands
+from tuitrain.ui.screens.viewer import ViewerScreen
 from tuitrain.ui.widgets.header import STATE_STYLES, duration
 from tuitrain.ui.widgets.overlay import OverlayPlot, hex_colour
 
@@ -51,7 +49,7 @@ def _pct(v: float | None) -> str:
     return "—" if v is None else f"{v:.2%}"
 
 
-class CompareScreen(Screen):
+class CompareScreen(ViewerScreen):
     """Curves of several runs overlaid, their controls and their preset diff."""
 
     DEFAULT_CSS = """
@@ -185,14 +183,3 @@ class CompareScreen(Screen):
         if 0 <= i < len(self.logs):
             self.app.push_screen(ReviewScreen(self.logs[i], replay(self.logs[i])))
 
-    def action_back(self) -> None:
-        self.app.pop_screen()
-
-    def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self))
-
-    def action_quit(self) -> None:
-        self.app.exit()
-
-    def palette_commands(self):
-        return binding_commands(self)

@@ -17,14 +17,12 @@ import numpy as np
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tuitrain.runlog import RunLog
 from tuitrain.ui.replay import replay
 from tuitrain.ui.runstate import RunState
-from tuitrain.ui.screens.help import HelpScreen
-from tuitrain.ui.screens.home import binding_commands
+from tuitrain.ui.screens.viewer import ViewerScreen
 from tuitrain.ui.widgets.board import ALL_PANELS, RunBoard
 from tuitrain.ui.widgets.curves import MetricPlot
 from tuitrain.ui.widgets.heatmap import GradHeatmap
@@ -38,7 +36,7 @@ _ENDS = Binding.Group("first/last")
 PLOT_DELAY = 0.15   # plots follow a held arrow key at this pace; the table follows at once
 
 
-class ReviewScreen(Screen):
+class ReviewScreen(ViewerScreen):
     """One saved run: curves, lr trace, gradients and journal, and a cursor in time."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
@@ -204,14 +202,3 @@ class ReviewScreen(Screen):
         from tuitrain.ui.attach import AttachScreen
         self.app.switch_screen(AttachScreen(self.run_log.folder))
 
-    def action_back(self) -> None:
-        self.app.pop_screen()
-
-    def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self))
-
-    def action_quit(self) -> None:
-        self.app.exit()
-
-    def palette_commands(self):
-        return binding_commands(self)
