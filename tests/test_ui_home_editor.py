@@ -329,3 +329,16 @@ async def test_palette_lists_the_keys_that_apply(tmp_path):
         titles = [c.title for c in editor.palette_commands()]
         assert not any(t.startswith("Start run") for t in titles)
         assert any(t.startswith("Back") for t in titles)
+
+
+async def test_editor_warns_about_keys_the_form_cannot_show(tmp_path):
+    """An unknown key in the file is named up front, not silently dropped."""
+    src = tmp_path / "typo.toml"
+    src.write_text((SHIPPED / "r08_sgd.toml").read_text().replace(
+        "[optimizer]", "[optimizer]\nmomentun = 0.9", 1))
+    app = _Host(EditorScreen(src, presets_dir=tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        editor = app.screen
+        assert editor.load_error and "optimizer.momentun: unknown key" in editor.load_error
+        assert "momentun: unknown key" in str(editor.query_one("#advisories").render())

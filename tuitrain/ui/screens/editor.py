@@ -71,6 +71,17 @@ class SaveAsScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+def _unknown_key_warning(data: dict, source: str) -> str | None:
+    """The form shows only known fields; say so when the file has others, so that saving
+    does not silently lose them."""
+    try:
+        validate_preset(data, source)
+    except PresetError as exc:
+        if exc.reason.startswith("unknown key"):
+            return f"{exc}: not shown in the form, and not kept by Save as"
+    return None
+
+
 class EditorScreen(Screen):
     """Edit a preset file (or a Preset), start it, or save it as a new preset."""
 
@@ -136,6 +147,8 @@ class EditorScreen(Screen):
                 data = read_toml(self.source_path)
             except PresetError as exc:
                 data, self.load_error = {}, str(exc)
+            else:
+                self.load_error = _unknown_key_warning(data, self.source)
         self._data = data
         self.preset: Preset | None = None
         self.errors: dict[str, str] = {}
@@ -264,6 +277,8 @@ class EditorScreen(Screen):
         box.set_class(valid, "-valid")
         box.set_class(not valid, "-invalid")
         notes = self.preset.advisories() if valid else []
+        if self.load_error and self.source_path is not None:
+            notes = [self.load_error, *notes]   # the file had more than the form shows
         adv = self.query_one("#advisories", Static)
         adv.update("\n".join(f"⚠ {n}" for n in notes))
         adv.display = bool(notes)
