@@ -234,3 +234,13 @@ def test_commands_from_the_run_folder_channel_steer_the_run(logs_dir):
     assert ctl == [("pause", "viewer:test"), ("set_clip", "viewer:other"),
                    ("stop", "viewer:other")]
     assert of(events, RunEnded)[0].status == "stopped"
+
+
+def test_activation_statistics_follow_the_preset(logs_dir):
+    on, _, _ = run(tiny_preset(train__epochs=1), logs_dir)
+    off, _, _ = run(tiny_preset(train__epochs=1, stats={"every": 1, "activations": False}),
+                    logs_dir)
+    cols = list(of(on, GradStats)[0].columns)
+    a = cols.index("act_std")
+    assert all(r[a] is not None and r[a] > 0 for r in of(on, GradStats)[-1].values)
+    assert all(r[a] is None for r in of(off, GradStats)[-1].values)

@@ -118,15 +118,12 @@ class Control(CommandSender):
     def __init__(self) -> None:
         self._queue: deque[Command] = deque()
         self._cond = threading.Condition()
-        self.stop_requested = False
 
     # -- callers ---------------------------------------------------------------------
     def send(self, name: str, source: str = "api", **args: Any) -> Command:
         """Validate and enqueue a command; raises :class:`ControlError` if it is bad."""
         cmd = Command(name, validate_command(name, args), source)
         with self._cond:
-            if name == "stop":
-                self.stop_requested = True
             self._queue.append(cmd)
             self._cond.notify_all()
         return cmd

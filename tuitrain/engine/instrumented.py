@@ -42,7 +42,7 @@ class InstrumentedSequential(keras.Sequential):
         self._tt_clip_mode = "off"
         self._tt_threshold = tf.Variable(1.0, dtype=tf.float32, trainable=False,
                                          name="tt_clip_threshold")
-        self._tt_measure_acts = True
+        self.measure_activations = True
 
     # -- layer bookkeeping -------------------------------------------------------------
     def stat_layers(self) -> list[keras.layers.Layer]:
@@ -102,7 +102,7 @@ class InstrumentedSequential(keras.Sequential):
 
     def _tt_train_step(self, stats: bool, clip_mode: str, data):
         x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
-        with_acts = stats and self._tt_measure_acts
+        with_acts = stats and self.measure_activations
         with tf.GradientTape() as tape:
             y_pred, acts = self._forward(x, with_acts)
             loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,

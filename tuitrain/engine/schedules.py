@@ -107,48 +107,46 @@ class ConstantSchedule(LRSchedule):
         return _g(self.scale * self.lr)
 
 
-class ExponentialSchedule(LRSchedule):
+class _DecaySchedule(LRSchedule):
+    """Shared by the Keras decays: lr0, decay_steps, decay_rate, staircase, per."""
+
+    def __init__(self, lr0: float, decay_steps: float, decay_rate: float,
+                 staircase: bool = False, per: str = "step", **kw: Any):
+        super().__init__(**kw)
+        self.lr0, self.decay_steps, self.decay_rate = float(lr0), float(decay_steps), float(decay_rate)
+        self.staircase, self.per = bool(staircase), per
+
+    def _progress(self, t: float) -> float:
+        p = t / self.decay_steps
+        return math.floor(p) if self.staircase else p
+
+    def _progress_text(self, wrap: bool) -> str:
+        p = f"{self._t}/{_g(self.decay_steps)}"
+        return f"floor({p})" if self.staircase else f"({p})" if wrap else p
+
+
+class ExponentialSchedule(_DecaySchedule):
     """lr0 * rate ** (t / decay_steps): Keras ExponentialDecay, or R19 per epoch."""
 
     kind = "exponential"
 
-    def __init__(self, lr0: float, decay_steps: float, decay_rate: float,
-                 staircase: bool = False, per: str = "step", **kw: Any):
-        super().__init__(**kw)
-        self.lr0, self.decay_steps, self.decay_rate = float(lr0), float(decay_steps), float(decay_rate)
-        self.staircase, self.per = bool(staircase), per
-
     def _value(self, t: float) -> float:
-        p = t / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.lr0 * self.decay_rate ** p
+        return self.lr0 * self.decay_rate ** self._progress(t)
 
     def _formula(self) -> str:
-        p = f"floor({self._t}/{_g(self.decay_steps)})" if self.staircase else f"({self._t}/{_g(self.decay_steps)})"
-        return f"{_g(self.scale * self.lr0)} * {_g(self.decay_rate)}^{p}"
+        return f"{_g(self.scale * self.lr0)} * {_g(self.decay_rate)}^{self._progress_text(True)}"
 
 
-class PowerSchedule(LRSchedule):
+class PowerSchedule(_DecaySchedule):
     """lr0 / (1 + rate * t / decay_steps): Keras InverseTimeDecay."""
 
     kind = "power"
 
-    def __init__(self, lr0: float, decay_steps: float, decay_rate: float,
-                 staircase: bool = False, per: str = "step", **kw: Any):
-        super().__init__(**kw)
-        self.lr0, self.decay_steps, self.decay_rate = float(lr0), float(decay_steps), float(decay_rate)
-        self.staircase, self.per = bool(staircase), per
-
     def _value(self, t: float) -> float:
-        p = t / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.lr0 / (1.0 + self.decay_rate * p)
+        return self.lr0 / (1.0 + self.decay_rate * self._progress(t))
 
     def _formula(self) -> str:
-        p = f"floor({self._t}/{_g(self.decay_steps)})" if self.staircase else f"{self._t}/{_g(self.decay_steps)}"
-        return f"{_g(self.scale * self.lr0)} / (1 + {_g(self.decay_rate)}*{p})"
+        return f"{_g(self.scale * self.lr0)} / (1 + {_g(self.decay_rate)}*{self._progress_text(False)})"
 
 
 class PiecewiseSchedule(LRSchedule):

@@ -125,6 +125,7 @@ class Trainer:
                                            logs_dir=self.logs_dir)
             self._compile()
         self.model.set_clipping(self.clip_mode, self.clip_threshold)
+        self.model.measure_activations = p.stats.activations
         self.initial_weights = self.model.get_weights() if p.train.restore_weights else None
         m = self.model
         self.emit(RunStarted(
