@@ -1,0 +1,115 @@
+"""The statistics table of one step, checked against NumPy on the same real batch.
+
+A tiny real model (a Dense layer with a bias, a bias-free Dense layer, a frozen layer, the
+output layer) takes one plain-SGD step with statistics on; every column is recomputed in
+NumPy from the gradients of that step (taken with a separate GradientTape on the weights
+before it), the weights after it, and the layers' outputs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import tiny_preset
+from tuitrain.data import load_data
+from tuitrain.engine.events import STAT_COLUMNS
+from tuitrain.engine.instrumented import InstrumentedSequential
+
+LR = 0.05
+
+
+def _model():
+    keras.utils.set_random_seed(3)
+    model = InstrumentedSequential([
+        keras.Input((28, 28)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(12, activation="relu", name="hidden"),
+        keras.layers.Dense(12, activation="elu", use_bias=False, name="nobias"),
+        keras.layers.Dense(12, activation="relu", name="frozen"),
+        keras.layers.Dense(10, activation="softmax", name="out"),
+    ])
+    model.get_layer("frozen").trainable = False
+    model.compile(optimizer=keras.optimizers.SGD(LR), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def _one_stats_step(model, x, y):
+    """Run one statistics step through the model's own train function; return its table."""
+    model.set_clipping("off", 1.0)
+    model.select(True)
+    data = tf.data.Dataset.from_tensors((x, y))
+    logs = model.train_function(iter(data))
+    return np.asarray(logs["tt_stats"], dtype=np.float64)
+
+
+@pytest.mark.parametrize("activations", [True, False])
+def test_every_column_matches_numpy(activations):
+    d = load_data(tiny_preset().data)
+    x, y = tf.constant(d.x_train[:32]), tf.constant(d.y_train[:32])
+    model = _model()
+    model.measure_activations = activations
+    before = {w.path: np.array(w.numpy()) for w in model.trainable_weights}
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
+    grads = {w.path: g.numpy() for w, g in zip(model.trainable_weights,
+                                                tape.gradient(loss, model.trainable_weights))}
+    outputs = {}
+    h = x
+    for layer in model.layers:
+        h = layer(h, training=True)
+        outputs[layer.name] = h.numpy()
+
+    table = _one_stats_step(model, x, y)
+
+    names = model.stat_layer_names()
+    assert names == ["hidden", "nobias", "frozen", "out"]
+    assert table.shape == (4, len(STAT_COLUMNS))
+    col = {c: i for i, c in enumerate(STAT_COLUMNS)}
+    for r, layer in enumerate(model.stat_layers()):
+        row = table[r]
+        if not layer.trainable_weights:   # frozen: no gradient figures at all
+            assert all(math.isnan(row[col[c]]) for c in STAT_COLUMNS[:8])
+            continue
+        paths = [w.path for w in layer.trainable_weights]
+        g = np.concatenate([grads[p].ravel() for p in paths])
+        w0 = np.concatenate([before[p].ravel() for p in paths])
+        w1 = np.concatenate([np.asarray(w.numpy()).ravel() for w in layer.trainable_weights])
+        np.testing.assert_allclose(w1, w0 - LR * g, rtol=1e-5, atol=1e-7)   # plain SGD
+        expected = {
+            "norm": np.linalg.norm(g), "mean": g.mean(), "std": g.std(),
+            "max_abs": np.abs(g).max(), "zero_frac": np.mean(g == 0), "nonfinite": 0.0,
+            "weight_norm": np.linalg.norm(w1),
+            "update_ratio": np.linalg.norm(w1 - w0) / np.linalg.norm(w0),
+        }
+        for c, v in expected.items():
+            assert row[col[c]] == pytest.approx(v, rel=2e-3, abs=1e-7), (layer.name, c)
+        a = outputs[layer.name]
+        if activations:
+            assert row[col["act_mean"]] == pytest.approx(a.mean(), rel=2e-3, abs=1e-6)
+            assert row[col["act_std"]] == pytest.approx(a.std(), rel=2e-3, abs=1e-6)
+        else:
+            assert math.isnan(row[col["act_mean"]]) and math.isnan(row[col["act_std"]])
+    # The frozen layer's activations are measured all the same: it still transforms data.
+    if activations:
+        assert table[2, col["act_std"]] == pytest.approx(outputs["frozen"].std(), rel=2e-3)
+
+
+def test_nonfinite_entries_are_counted_per_layer():
+    d = load_data(tiny_preset().data)
+    x, y = tf.constant(d.x_train[:32]), tf.constant(d.y_train[:32])
+    model = _model()
+    kernel = model.get_layer("out").kernel
+    poisoned = np.array(kernel.numpy())
+    poisoned[0, :3] = np.inf     # three weights of the output layer become inf
+    kernel.assign(poisoned)
+    table = _one_stats_step(model, x, y)
+    nonfinite, norm = table[:, STAT_COLUMNS.index("nonfinite")], table[:, STAT_COLUMNS.index("norm")]
+    assert nonfinite[3] > 0 and not math.isfinite(norm[3])
+    for r in (0, 1, 3):   # counted exactly where the layer's norm is not finite
+        assert (nonfinite[r] > 0) == (not math.isfinite(norm[r])), r
+    assert math.isnan(nonfinite[2])   # frozen
