@@ -32,6 +32,23 @@ def finite_points(xs: list, ys: list) -> tuple[list, list]:
     return [k[0] for k in keep], [k[1] for k in keep]
 
 
+def thin(xs: list, ys: list, width: int) -> tuple[list, list]:
+    """At most about two points per braille column (a cell is two dots wide).
+
+    plotext's cost grows with the number of points, and more points than dots cannot
+    show; every k-th point is kept, and always the last, so the newest value is drawn.
+    """
+    limit = max(2 * width, 16)
+    if len(xs) <= limit:
+        return xs, ys
+    k = -(-len(xs) // limit)
+    tx, ty = xs[::k], ys[::k]
+    if tx[-1] != xs[-1]:
+        tx.append(xs[-1])
+        ty.append(ys[-1])
+    return tx, ty
+
+
 class MetricPlot(PlotextPlot):
     """Train (smoothed, per step) and validation (per epoch) values of one metric."""
 
@@ -60,7 +77,7 @@ class MetricPlot(PlotextPlot):
     def _draw(self, st: RunState, name: str, index: int) -> list:
         plt = self.plt
         series = st.loss_s if self.metric == "loss" else st.acc_s
-        xs, ys = finite_points(*series.points())
+        xs, ys = thin(*finite_points(*series.points()), self.size.width)
         tag = f"{name} " if name else ""
         train_c = _TRAIN if index == 0 else ("magenta", "cyan", "green", "red")[index % 4]
         if xs:

@@ -8,7 +8,7 @@ import math
 from textual_plotext import PlotextPlot
 
 from tuitrain.ui.runstate import RunState
-from tuitrain.ui.widgets.curves import CURSOR, finite_points, int_ticks
+from tuitrain.ui.widgets.curves import CURSOR, finite_points, int_ticks, thin
 
 _LR = (120, 220, 120)
 _CLIP = (200, 120, 255)
@@ -27,14 +27,14 @@ class LrTrace(PlotextPlot):
     def update_view(self) -> None:
         s, plt = self.state, self.plt
         plt.clear_figure()
-        xs, ys = finite_points(*s.lr_s.points())
+        xs, ys = thin(*finite_points(*s.lr_s.points()), self.size.width)
         pos = [y for y in ys if y > 0]
         self.log_scale = bool(pos) and max(pos) / min(pos) >= 10
         if self.log_scale:
             plt.yscale("log")
         if xs:
             plt.plot(xs, ys, color=_LR, marker="braille")
-        cx, cy = finite_points(*s.clip_s.points())
+        cx, cy = thin(*finite_points(*s.clip_s.points()), self.size.width)
         if cx:
             plt.plot(cx, cy, color=_CLIP, marker="braille", yside="right")
         lo = xs[0] if xs else 0
