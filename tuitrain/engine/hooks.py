@@ -8,6 +8,7 @@ while paused: the step counter really stops.
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from typing import TYPE_CHECKING
@@ -30,6 +31,13 @@ class EngineHooks(keras.callbacks.Callback):
         self.tr = trainer
         self._last_end = None
         self._rate = 0.0
+
+    def on_train_begin(self, logs=None):
+        # Keras, TensorFlow and the app hold hundreds of thousands of long-lived objects;
+        # a full collection walks them all, 0.2-0.3 s with the GIL held, and stalls the
+        # training thread. Frozen objects are skipped by the collector (they are still
+        # freed by reference counting); the trainer unfreezes them when the run ends.
+        gc.freeze()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.tr.epoch = epoch
@@ -117,6 +125,7 @@ class EngineHooks(keras.callbacks.Callback):
                 pass
         tr.epochs_done = epoch + 1
         tr.last_metrics = metrics
+        gc.freeze()   # what survived an epoch (traced functions included) is long-lived
         tr.emit(EpochEnd(epoch=epoch, step=tr.step, metrics=metrics, lr=float(tr.lr),
                          duration_s=time.time() - tr.epoch_started))
         message = tr.schedule.on_epoch_end(epoch, metrics)

@@ -9,6 +9,7 @@ UI worker sees it).
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import time
@@ -100,6 +101,7 @@ class Trainer:
             self.emit(end)
             self.writer.close()
             keras.mixed_precision.set_global_policy("float32")
+            gc.unfreeze()   # the hooks froze the run's objects; let a later collection free them
         if error is not None:
             raise error
         return end
