@@ -30,8 +30,8 @@ from tuitrain.ui.screens.help import HelpScreen
 from tuitrain.ui.screens.schedule import ScheduleDialog
 from tuitrain.ui.widgets.board import ALL_PANELS, RunBoard
 
-REDRAW_HZ = 5
-PLOT_HZ = 2
+REDRAW_HZ = 2
+PLOT_HZ = 1
 _LR_GROUP = Binding.Group("lr", compact=True)
 _STEERING = {"clip", "schedule", "lr_up", "lr_down", "checkpoint"}
 
