@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 
-from textual_plotext import PlotextPlot
-
 from tuitrain.ui.runstate import RunState
+from tuitrain.ui.widgets.plotstrips import StripPlot
 
 _TRAIN = (80, 160, 255)
 _VAL = (255, 170, 40)
@@ -49,7 +48,7 @@ def thin(xs: list, ys: list, width: int) -> tuple[list, list]:
     return tx, ty
 
 
-class MetricPlot(PlotextPlot):
+class MetricPlot(StripPlot):
     """Train (smoothed, per step) and validation (per epoch) values of one metric."""
 
     def __init__(self, state: RunState, metric: str = "loss", **kwargs):
@@ -72,7 +71,7 @@ class MetricPlot(PlotextPlot):
             plt.vline(self.cursor, CURSOR)
         int_ticks(plt, xs)
         plt.frame(True)
-        self.refresh()
+        self.changed()
 
     def _draw(self, st: RunState, name: str, index: int) -> list:
         plt = self.plt

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import math
 
-from textual_plotext import PlotextPlot
-
 from tuitrain.ui.runstate import RunState
 from tuitrain.ui.widgets.curves import CURSOR, finite_points, int_ticks, thin
+from tuitrain.ui.widgets.plotstrips import StripPlot
 
 _LR = (120, 220, 120)
 _CLIP = (200, 120, 255)
 _MARK = (255, 90, 90)
 
 
-class LrTrace(PlotextPlot):
+class LrTrace(StripPlot):
     """lr trace with clip threshold and control markers, from a RunState."""
 
     def __init__(self, state: RunState, **kwargs):
@@ -45,7 +44,7 @@ class LrTrace(PlotextPlot):
             plt.vline(self.cursor, CURSOR)
         int_ticks(plt, xs)
         plt.frame(True)
-        self.refresh()
+        self.changed()
 
     @property
     def caption(self) -> str:

@@ -8,10 +8,9 @@ all plots; each plot's border says what the line styles mean.
 
 from __future__ import annotations
 
-from textual_plotext import PlotextPlot
-
 from tuitrain.ui.runstate import RunState
 from tuitrain.ui.widgets.curves import finite_points, int_ticks
+from tuitrain.ui.widgets.plotstrips import StripPlot
 
 # Distinct on dark and light themes, and in this order the first two are the most apart.
 RUN_COLOURS: tuple[tuple[int, int, int], ...] = (
@@ -30,7 +29,7 @@ def hex_colour(index: int) -> str:
     return "#{:02x}{:02x}{:02x}".format(*run_colour(index))
 
 
-class OverlayPlot(PlotextPlot):
+class OverlayPlot(StripPlot):
     """``metric`` ("loss", "accuracy" or "lr") of every run in ``runs`` [(name, state)]."""
 
     def __init__(self, runs: list[tuple[str, RunState]], metric: str, **kwargs):
@@ -75,4 +74,4 @@ class OverlayPlot(PlotextPlot):
             xs_all += vx
         int_ticks(plt, xs_all)
         plt.frame(True)
-        self.refresh()
+        self.changed()
