@@ -1,16 +1,18 @@
 """Training throughput with the live dashboard against the same run headless.
 
-The dashboard case is the real app in Textual's headless mode (``app.run_test``): the
-engine runs in the app's thread worker and the UI draws every event it posts. The
-headless case is the engine alone in this thread with a no-op sink. Runs alternate in one
-process; throughput is timed from the end of the first epoch to the end of the last.
+The dashboard side is the real app in Textual's headless mode (``app.run_test``, every
+panel drawn at 200x60): the engine runs in the app's thread worker and the UI draws every
+event it posts. The headless side is the engine alone, in a thread, with a sink that
+only counts. Both train at once and take turns every ``--slice`` seconds (see
+``slices.py``); while one side waits at its gate the other trains, and each pair of
+neighbouring slices gives one ratio. Both are warmed up first (tracing, one epoch).
 
-    python benchmarks/dashboard.py                       # base model, 3 rounds
-    python benchmarks/dashboard.py --model selu100 --rounds 2
+    python benchmarks/dashboard.py                         # base model, 12 pairs of 3 s
+    python benchmarks/dashboard.py --model selu100 --pairs 10
 
 The UI's CPU share is the CPU time of the app's thread (the main thread: Textual's event
-loop, every redraw) over the measured window, as a share of one core and as a share of
-the whole process's CPU time in that window.
+loop, every redraw) during the dashboard's slices, as a share of one core; the same
+clock during the headless slices shows what the idle app costs (the header's clock).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -27,84 +28,97 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(__file__))
 
-from overhead import preset_for  # noqa: E402
-from tuitrain.engine.events import EpochEnd  # noqa: E402
+from overhead import engine_run, preset_for  # noqa: E402
+from slices import Gate, alternate, start_thread, summary  # noqa: E402
+from tuitrain.data import load_data  # noqa: E402
+from tuitrain.engine.control import Control  # noqa: E402
+from tuitrain.engine.events import Step  # noqa: E402
 from tuitrain.engine.trainer import Trainer  # noqa: E402
 from tuitrain.ui.app import make_app  # noqa: E402
-
 
 MAIN_THREAD_CLOCK = time.pthread_getcpuclockid(threading.main_thread().ident)
 
 
-class Clock:
-    """Tees events: at each epoch end, wall time, process and main-thread CPU time, step."""
+class UiClock:
+    """Main-thread CPU seconds and wall seconds, summed per side over its slices."""
 
     def __init__(self):
-        self.ends: list[tuple[float, float, float, int]] = []
+        self.cpu = {"dashboard": 0.0, "headless": 0.0}
+        self.wall = {"dashboard": 0.0, "headless": 0.0}
+        self._start = (0.0, 0.0)
 
-    def __call__(self, ev):
-        if isinstance(ev, EpochEnd):
-            self.ends.append((time.perf_counter(), time.process_time(),
-                              time.clock_gettime(MAIN_THREAD_CLOCK), ev.step))
+    def __call__(self, name: str, edge: str) -> None:
+        now = (time.clock_gettime(MAIN_THREAD_CLOCK), time.perf_counter())
+        if edge == "start":
+            self._start = now
+        else:
+            self.cpu[name] += now[0] - self._start[0]
+            self.wall[name] += now[1] - self._start[1]
 
-    def rate(self) -> tuple[float, float, float]:
-        """(steps/s, main-thread CPU as a share of one core, as a share of process CPU)."""
-        (w0, p0, m0, s0), (w1, p1, m1, s1) = self.ends[0], self.ends[-1]
-        return (s1 - s0) / (w1 - w0), (m1 - m0) / (w1 - w0), (m1 - m0) / max(p1 - p0, 1e-9)
-
-
-def headless(preset, logs_dir) -> Clock:
-    clock = Clock()
-    Trainer(preset, sink=clock, logs_dir=logs_dir, headless=True).run()
-    return clock
+    def share(self, name: str) -> float:
+        return self.cpu[name] / max(self.wall[name], 1e-9)
 
 
-async def dashboard(preset, logs_dir, size) -> Clock:
-    clock = Clock()
+async def bench(preset, logs_dir, size, pairs: int, slice_s: float, warm: int):
+    dash, head = Gate("dashboard"), Gate("headless")
+    head_control, controls = Control(), []
 
     def source(p, *, sink, control, logs_dir):
+        controls.append(control)
+
         def tee(ev):
-            clock(ev)
             sink(ev)
+            if isinstance(ev, Step):
+                dash.step_done()
         return Trainer(p, sink=tee, control=control, logs_dir=logs_dir)
 
+    head_thread = start_thread(head, lambda: engine_run(preset, logs_dir, head, head_control))
+    clock = UiClock()
     app = make_app(preset, logs_dir=logs_dir, run_source=source)
     async with app.run_test(size=size) as pilot:
+        def coordinate():
+            try:
+                dash.warm_up(warm)
+                head.warm_up(warm)
+                return alternate(head, dash, pairs, slice_s, around=clock)
+            finally:
+                for control in controls + [head_control]:
+                    control.send("stop", source="benchmark")
+                for gate in (dash, head):
+                    gate.release()
+
+        results = await asyncio.to_thread(coordinate)
         await app.workers.wait_for_complete()
         await pilot.pause()
-    return clock
+    head_thread.join(timeout=120)
+    return summary(results), clock
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", choices=("base", "selu100"), default="base")
     ap.add_argument("--every", type=int, default=10, help="gradient statistics every N steps")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--pairs", type=int, default=12, help="pairs of slices")
+    ap.add_argument("--slice", type=float, default=3.0,
+                    help="seconds per slice (long enough that the redraws a slice causes fall in it)")
     ap.add_argument("--limit", type=int, default=10000, help="training images")
-    ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--size", default="200x60", help="terminal size of the dashboard")
     args = ap.parse_args(argv)
     size = tuple(int(v) for v in args.size.split("x"))
-    preset = preset_for(args.model, args.every, args.limit, args.epochs)
-    rows = []
+    preset = preset_for(args.model, args.every, args.limit, 1000)
+    source = load_data(preset.data).source
+    warm = -(-args.limit // preset.train.batch_size) + 2 * args.every + 5
     with tempfile.TemporaryDirectory() as logs_dir:
-        for r in range(args.rounds):
-            h_rate = headless(preset, logs_dir).rate()[0]
-            d_rate, ui_core, ui_share = asyncio.run(dashboard(preset, logs_dir, size)).rate()
-            rows.append((h_rate, d_rate, d_rate / h_rate, ui_core, ui_share))
-            print(f"round {r + 1}: headless {h_rate:7.1f} steps/s  dashboard {d_rate:7.1f} "
-                  f"steps/s  ratio {rows[-1][2]:.3f}  UI thread {ui_core:.1%} of a core, "
-                  f"{ui_share:.1%} of the process CPU", flush=True)
-    med = [statistics.median(col) for col in zip(*rows)]
-    print()
-    print("| case | headless (steps/s) | dashboard (steps/s) | ratio | UI thread: share of a core "
-          "| UI thread: share of process CPU |")
+        (h, d, r, lo, hi), clock = asyncio.run(
+            bench(preset, logs_dir, size, args.pairs, args.slice, warm))
+    print("| case | headless (steps/s) | dashboard (steps/s) | ratio (median, quartiles) "
+          "| UI thread, dashboard slices | UI thread, headless slices |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    print(f"| {args.model}, stats every {args.every}, {args.size} | {med[0]:.0f} | {med[1]:.0f} "
-          f"| {med[2]:.2f}x ({min(r[2] for r in rows):.2f}-{max(r[2] for r in rows):.2f}) "
-          f"| {med[3]:.1%} | {med[4]:.1%} |")
-    print(f"\nmedian of {args.rounds} rounds; {args.limit} images, batch 32, {args.epochs} epochs "
-          f"per run (first excluded)")
+    print(f"| {args.model}, stats every {args.every}, {args.size} | {h:.0f} | {d:.0f} "
+          f"| {r:.2f}x ({lo:.2f}-{hi:.2f}) | {clock.share('dashboard'):.1%} of a core "
+          f"| {clock.share('headless'):.1%} of a core |")
+    print(f"\n{source}; {args.pairs} pairs of {args.slice:g} s slices after one warm-up epoch; "
+          f"{args.limit} images, batch 32")
     return 0
 
 

@@ -1,31 +1,37 @@
 """Training throughput: tuitrain's engine against plain ``model.fit(verbose=0)``.
 
-Same model, same data, same batch size, in one process, alternating plain and engine runs
-so that machine noise hits both. Throughput is timed from the end of the first epoch (which
-pays tracing) to the end of the last, so both sides include their per-epoch overheads.
+Same model, same data, same batch size, in one process. Both runs train at once in their
+own threads and take turns every ``--slice`` seconds (see ``slices.py``): this machine's
+speed drifts by +-30% over seconds, so only neighbouring slices are compared. The plain
+side is ``model.fit`` with one callback that waits at its gate; the engine side is
+tuitrain's Trainer (instrumented train step, live controls, run log written) whose sink
+waits at its gate. Both are warmed up first (tracing, one epoch), so tracing is not timed.
 
-    python benchmarks/overhead.py                 # all cases, 3 rounds
-    python benchmarks/overhead.py --rounds 5 --limit 20000 --cases base
+    python benchmarks/overhead.py                  # all cases, 20 pairs of 1 s slices
+    python benchmarks/overhead.py --pairs 30 --cases "every step"
 
-Prints one table row per case: median steps/s of each side and the ratio engine / plain.
+Prints one table row per case: median steps/s of each side, and the median and quartiles
+of the per-pair ratio engine / plain.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
+
+from slices import Gate, alternate, start_thread, summary  # noqa: E402
 from tuitrain.data import load_data  # noqa: E402
 from tuitrain.engine import build  # noqa: E402
-from tuitrain.engine.events import EpochEnd  # noqa: E402
+from tuitrain.engine.control import Control  # noqa: E402
+from tuitrain.engine.events import Step  # noqa: E402
 from tuitrain.engine.trainer import Trainer  # noqa: E402
 from tuitrain.preset import validate_preset  # noqa: E402
 
@@ -55,46 +61,59 @@ def preset_for(model: str, every: int, limit: int, epochs: int):
     }, "benchmark")
 
 
-class EpochClock(keras.callbacks.Callback):
-    """Records epoch-end times only (no batch hook, so Keras keeps its fast path)."""
+class GateCallback(keras.callbacks.Callback):
+    """The plain side's only callback: wait at the gate after each step."""
 
-    def __init__(self):
+    def __init__(self, gate: Gate):
         super().__init__()
-        self.ends: list[float] = []
+        self.gate = gate
 
-    def on_epoch_end(self, epoch, logs=None):
-        self.ends.append(time.perf_counter())
+    def on_train_batch_end(self, batch, logs=None):
+        self.gate.step_done()
+        if self.gate.finished:
+            self.model.stop_training = True
 
 
-def plain_rate(preset, data) -> float:
+def plain_run(preset, data, gate: Gate) -> None:
     keras.utils.set_random_seed(preset.train.seed)
     model = build.build_model(preset)
     model.compile(optimizer=build.build_optimizer(preset.optimizer),
                   loss=build.loss_for(preset), metrics=build.metrics_for(preset),
                   jit_compile=False)
-    clock = EpochClock()
     model.fit(data.x_train, data.y_train, batch_size=preset.train.batch_size,
-              epochs=preset.train.epochs, verbose=0, callbacks=[clock])
-    steps = -(-len(data.x_train) // preset.train.batch_size) * (preset.train.epochs - 1)
-    return steps / (clock.ends[-1] - clock.ends[0])
+              epochs=preset.train.epochs, verbose=0, callbacks=[GateCallback(gate)])
 
 
-def engine_rate(preset, logs_dir) -> float:
-    ends: list[tuple[float, int]] = []
-
+def engine_run(preset, logs_dir, gate: Gate, control: Control) -> None:
     def sink(ev):
-        if isinstance(ev, EpochEnd):
-            ends.append((time.perf_counter(), ev.step))
+        if isinstance(ev, Step):
+            gate.step_done()
 
-    Trainer(preset, sink=sink, logs_dir=logs_dir, headless=True).run()
-    return (ends[-1][1] - ends[0][1]) / (ends[-1][0] - ends[0][0])
+    Trainer(preset, sink=sink, control=control, logs_dir=logs_dir, headless=True).run()
+
+
+def compare(preset, data, logs_dir, pairs: int, slice_s: float, warm: int):
+    """Median rates and ratio quartiles of ``pairs`` alternating slices."""
+    plain, engine, control = Gate("plain"), Gate("engine"), Control()
+    threads = [start_thread(plain, lambda: plain_run(preset, data, plain)),
+               start_thread(engine, lambda: engine_run(preset, logs_dir, engine, control))]
+    try:
+        plain.warm_up(warm)
+        engine.warm_up(warm)
+        return summary(alternate(plain, engine, pairs, slice_s))
+    finally:
+        control.send("stop", source="benchmark")
+        for gate in (plain, engine):
+            gate.release()
+        for t in threads:
+            t.join(timeout=120)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--pairs", type=int, default=20, help="pairs of slices per case")
+    ap.add_argument("--slice", type=float, default=1.0, help="seconds per slice")
     ap.add_argument("--limit", type=int, default=10000, help="training images")
-    ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--cases", default="", help="substring filter on case names")
     args = ap.parse_args(argv)
     rows = []
@@ -102,25 +121,22 @@ def main(argv=None) -> int:
         for case, (model, every) in CASES.items():
             if args.cases not in case:
                 continue
-            preset = preset_for(model, every, args.limit, args.epochs)
+            preset = preset_for(model, every, args.limit, 1000)
             data = load_data(preset.data)
-            plain, engine = [], []
-            for _ in range(args.rounds):
-                plain.append(plain_rate(preset, data))
-                engine.append(engine_rate(preset, logs_dir))
-            ratios = [e / p for e, p in zip(engine, plain)]
-            rows.append((case, statistics.median(plain), statistics.median(engine),
-                         statistics.median(ratios), min(ratios), max(ratios)))
-            print(f"{case:28s} plain {rows[-1][1]:8.1f} steps/s  engine {rows[-1][2]:8.1f} "
-                  f"steps/s  ratio {rows[-1][3]:.3f} (min {rows[-1][4]:.3f}, "
-                  f"max {rows[-1][5]:.3f})", flush=True)
+            warm = -(-args.limit // preset.train.batch_size) + 2 * every + 5
+            p, e, r, lo, hi = compare(preset, data, logs_dir, args.pairs, args.slice, warm)
+            rows.append((case, p, e, r, lo, hi))
+            print(f"{case:28s} plain {p:8.1f} steps/s  engine {e:8.1f} steps/s  "
+                  f"ratio {r:.3f} (quartiles {lo:.3f}-{hi:.3f})", flush=True)
     print()
-    print(f"| case | plain fit (steps/s) | tuitrain (steps/s) | ratio (median of {args.rounds}) |")
+    print(f"| case | plain fit (steps/s) | tuitrain (steps/s) | ratio (median of {args.pairs} "
+          "pairs, quartiles) |")
     print("| --- | ---: | ---: | ---: |")
     for case, p, e, r, lo, hi in rows:
         print(f"| {case} | {p:.0f} | {e:.0f} | {r:.2f}x ({lo:.2f}-{hi:.2f}) |")
-    print(f"\n{data.source}; {args.limit} images, batch 32, {args.epochs} epochs per run "
-          f"(first excluded); python {sys.version.split()[0]}, keras {keras.__version__}")
+    print(f"\n{data.source}; {args.limit} images, batch 32, {args.pairs} pairs of {args.slice:g} s "
+          f"slices after one warm-up epoch; python {sys.version.split()[0]}, "
+          f"keras {keras.__version__}")
     return 0
 
 

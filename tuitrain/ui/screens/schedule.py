@@ -78,6 +78,12 @@ class ScheduleDialog(CommandDialog):
             await self._build_fields(str(event.value))
 
     async def _build_fields(self, kind: str) -> None:
+        # Clear the old kind's error first: once the new fields are mounted, a refusal of
+        # them (an Apply pressed at once) must stay on screen.
+        self.query_one("#dialog-error", Static).update("")
+        self.remove_class("-invalid")
+        doc = (SCHEDULES[kind].__doc__ or "").strip().splitlines()[0]
+        self.query_one("#schedule-doc", Static).update(doc)
         box = self.query_one("#schedule-fields", VerticalScroll)
         await box.remove_children()
         values = self.current if self.current.get("kind") == kind else {}
@@ -94,9 +100,6 @@ class ScheduleDialog(CommandDialog):
             widgets.append(Static("No parameters: the optimizer's lr, changed only by controls.",
                                   classes="dialog-help"))
         await box.mount_all(widgets)
-        doc = (SCHEDULES[kind].__doc__ or "").strip().splitlines()[0]
-        self.query_one("#schedule-doc", Static).update(doc)
-        self.query_one("#dialog-error", Static).update("")
 
     def validated(self) -> dict[str, Any] | None:
         kind = str(self.query_one("#schedule-kind", Select).value)
