@@ -69,9 +69,8 @@ class EngineHooks(keras.callbacks.Callback):
             clip_mode=tr.clip_mode, clip_threshold=tr.clip_threshold, grad_norm=gnorm,
             clipped=bool(logs.get("tt_clipped", 0.0) > 0.5), samples_per_s=self._rate,
         ))
-        stats = logs.get("tt_stats")
+        stats = tr.model.stats_table(logs)
         if stats is not None:
-            stats = np.asarray(stats, dtype=np.float64)
             tr.last_stats = stats
             tr.emit(GradStats(
                 step=tr.step, epoch=tr.epoch, columns=list(STAT_COLUMNS),
