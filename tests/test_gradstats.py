@@ -139,3 +139,25 @@ def test_per_variable_and_grouped_modes_agree():
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-8)
     # The update ratio is the real applied step, not zero from an aliased weight read.
     assert (a[:, STAT_COLUMNS.index("update_ratio")] > 0).all()
+
+
+def test_lean_and_keras_train_functions_measure_the_same_step():
+    """A tf.data iterator takes the lean function; anything else (``train_on_batch``'s
+    generator) takes Keras' own. Same weights, same batch: the same table and loss."""
+    d = load_data(tiny_preset().data)
+    x, y = d.x_train[:32], d.y_train[:32]
+    results = []
+    for path in ("lean", "keras"):
+        model = _model()
+        model.set_clipping("off", 1.0)
+        model.select(True)
+        if path == "lean":
+            logs = model.train_function(iter(tf.data.Dataset.from_tensors((x, y))))
+            logs = {k: np.asarray(v) for k, v in logs.items()}
+        else:
+            logs = model.train_on_batch(x, y, return_dict=True)
+        results.append((float(logs["loss"]), model.stats_table(logs)))
+    (loss_a, table_a), (loss_b, table_b) = results
+    assert loss_a == pytest.approx(loss_b, rel=1e-5)
+    np.testing.assert_allclose(table_a, table_b, rtol=1e-4, equal_nan=True)
+    assert np.isfinite(table_a[0]).all()
