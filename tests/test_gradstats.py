@@ -161,3 +161,29 @@ def test_lean_and_keras_train_functions_measure_the_same_step():
     assert loss_a == pytest.approx(loss_b, rel=1e-5)
     np.testing.assert_allclose(table_a, table_b, rtol=1e-4, equal_nan=True)
     assert np.isfinite(table_a[0]).all()
+
+
+def test_statistics_under_mixed_bfloat16_match_float32():
+    """The GPU preset option ``mixed_precision`` trains in bfloat16 with float32 weights.
+
+    The policy is forced here on the CPU (the engine only sets it where a GPU is visible):
+    the statistics step must still produce a finite float64 table, close to float32's.
+    """
+    d = load_data(tiny_preset().data)
+    x, y = tf.constant(d.x_train[:32]), tf.constant(d.y_train[:32])
+    tables = {}
+    for policy in ("float32", "mixed_bfloat16"):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            model = _model()
+            if policy != "float32":
+                assert model.get_layer("hidden").compute_dtype == "bfloat16"
+            tables[policy] = _one_stats_step(model, x, y)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+    a, b = tables["float32"], tables["mixed_bfloat16"]
+    norm, ratio = STAT_COLUMNS.index("norm"), STAT_COLUMNS.index("update_ratio")
+    trained = [0, 1, 3]
+    assert np.isfinite(b[trained]).all()
+    np.testing.assert_allclose(b[trained, norm], a[trained, norm], rtol=0.1)
+    np.testing.assert_allclose(b[trained, ratio], a[trained, ratio], rtol=0.1)

@@ -65,7 +65,7 @@ class TrainConfig(StrictModel):
     distribute: Literal["auto", "default", "mirrored"] = "auto"
     """auto: MirroredStrategy when several GPUs are visible, else the default strategy."""
     mixed_precision: bool = False
-    """mixed_float16 on GPUs (ignored with a notice on CPU)."""
+    """mixed_bfloat16 on GPUs: bfloat16 compute, float32 weights (ignored with a notice on CPU)."""
     pause_on_nonfinite: bool = True
     """Pause (headless: stop) when the loss or a gradient is not finite."""
 
@@ -163,8 +163,6 @@ class Preset(StrictModel):
             for l in self.model.flat_layers()
         ) and len(self.model.flat_layers()) > 10:
             notes.append("deep ReLU net with Glorot init: He initialization keeps variance stable")
-        if self.train.mixed_precision and self.train.distribute == "default":
-            pass
         return notes
 
 
