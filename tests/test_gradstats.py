@@ -18,6 +18,7 @@ import tensorflow as tf
 from tests.conftest import tiny_preset
 from tuitrain.data import load_data
 from tuitrain.engine.events import STAT_COLUMNS
+from tuitrain.engine.gradstats import MODES, SMALL
 from tuitrain.engine.instrumented import InstrumentedSequential
 
 LR = 0.05
@@ -115,28 +116,34 @@ def test_nonfinite_entries_are_counted_per_layer():
     assert math.isnan(nonfinite[2])   # frozen
 
 
-def test_per_variable_and_grouped_modes_agree():
-    """The CPU and GPU ways of taking the sums measure the same table.
+def test_the_three_ways_of_taking_the_sums_agree():
+    """Per variable, small ones stacked, all stacked by shape: the same table.
 
-    Three same-shaped hidden layers make a real group of stacked variables.
+    Four hidden layers of 80 units make real groups: the four biases are stacked in both
+    grouped modes; the three 80 x 80 kernels, above ``SMALL``, only in ``grouped``.
     """
+    assert 80 <= SMALL < 80 * 80
     d = load_data(tiny_preset().data)
     x, y = tf.constant(d.x_train[:32]), tf.constant(d.y_train[:32])
-    tables = {}
-    for mode in ("per_variable", "grouped"):
+    tables, sizes = {}, {}
+    for mode in MODES:
         keras.utils.set_random_seed(5)
         model = InstrumentedSequential(
-            [keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(16, activation="tanh")]
-            + [keras.layers.Dense(16, activation="tanh") for _ in range(3)]
+            [keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(80, activation="tanh")]
+            + [keras.layers.Dense(80, activation="tanh") for _ in range(3)]
             + [keras.layers.Dense(10, activation="softmax")])
         model.compile(optimizer=keras.optimizers.SGD(LR), loss="sparse_categorical_crossentropy")
         model.stats_mode = mode
         tables[mode] = _one_stats_step(model, x, y)
-        assert model._tt_plans[(True, "off")].mode == mode
-    a, b = tables["per_variable"], tables["grouped"]
-    assert a.shape == b.shape == (5, len(STAT_COLUMNS))
-    assert np.isfinite(a).all()
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-8)
+        plan = model._tt_plans[(True, "off")]
+        assert plan.mode == mode
+        sizes[mode] = sorted(len(g) for g in plan.groups)
+    assert sizes == {"per_variable": [1] * 10, "small_grouped": [1] * 6 + [4],
+                     "grouped": [1] * 3 + [3, 4]}
+    a = tables["per_variable"]
+    assert a.shape == (5, len(STAT_COLUMNS)) and np.isfinite(a).all()
+    for mode in MODES[1:]:
+        np.testing.assert_allclose(tables[mode], a, rtol=1e-4, atol=1e-8, err_msg=mode)
     # The update ratio is the real applied step, not zero from an aliased weight read.
     assert (a[:, STAT_COLUMNS.index("update_ratio")] > 0).all()
 

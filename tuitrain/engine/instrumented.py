@@ -206,8 +206,8 @@ class InstrumentedSequential(keras.Sequential):
             vstats = plan.var_sums(grads, weights, before)
             extra["tt_vstats"] = vstats
             extra["tt_acts"] = plan.act_sums(acts_by_row)
-            if clip_mode == "off":  # pre-clip norm = applied norm: reuse the sums of squares
-                extra["tt_gnorm"] = tf.sqrt(tf.reduce_sum(vstats[:, 0]))
+            if clip_mode == "off":  # pre-clip norm = applied norm: from the per-variable norms
+                extra["tt_gnorm"] = tf.math.reduce_euclidean_norm(vstats[:, 0])
         else:
             self.optimizer.apply(grads, weights)
         logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
