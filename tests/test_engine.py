@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import threading
 
 import numpy as np
@@ -14,6 +15,7 @@ from tuitrain.engine.events import (
     Alert, ControlApplied, EpochEnd, GradStats, RunEnded, RunStarted, Step,
 )
 from tuitrain.engine.trainer import Trainer
+from tuitrain.gil import SWITCH_INTERVAL_S
 from tuitrain.runlog.reader import RunLog
 
 
@@ -59,6 +61,19 @@ def test_stats_every_n_steps_only(logs_dir):
     events, _, _ = run(tiny_preset(stats={"every": 4}, train__epochs=1), logs_dir)
     steps = [s.step for s in of(events, GradStats)]
     assert steps == [1, 5, 9]   # measured on steps 0, 4, 8 (0-based), reported after them
+
+
+def test_a_run_shortens_the_gil_switch_interval_and_restores_it(logs_dir):
+    """While training, another busy Python thread (a redraw, the log writer) must hand the
+    GIL back within a millisecond, not the interpreter's default 5 ms."""
+    before = sys.getswitchinterval()
+    assert before > SWITCH_INTERVAL_S
+    seen = set()
+    events, _, end = run(tiny_preset(train__epochs=1), logs_dir,
+                         on_event=lambda ev, c: seen.add(sys.getswitchinterval()))
+    assert end.status == "finished"
+    assert seen == {SWITCH_INTERVAL_S}
+    assert sys.getswitchinterval() == before
 
 
 def test_deep_sigmoid_net_has_vanishing_gradients_at_the_input(logs_dir):

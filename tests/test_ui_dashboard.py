@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from conftest import tiny_dict
 
 from textual.widgets import Input, Select, Static
 
-from tuitrain.ui.app import SWITCH_INTERVAL_S, make_app
+from tuitrain.ui.app import make_app
 from tuitrain.ui.screens.dashboard import DashboardScreen
 from tuitrain.ui.screens.dialogs import ClipDialog, ConfirmDialog
 from tuitrain.ui.screens.help import HelpScreen
@@ -194,21 +193,6 @@ async def test_quit_while_live_asks_and_stops_gracefully(logs_dir):
         await until(pilot, lambda: not app.is_running, 20, "the app to exit")
     assert dash.state.state == "stopped"
     assert events(dash.run_dir)[-1]["status"] == "stopped"
-
-
-async def test_app_hands_the_gil_over_quickly_while_it_runs_and_restores_it(logs_dir):
-    """A redraw must not hold the training thread off for the default 5 ms switch interval."""
-    before = sys.getswitchinterval()
-    assert before > SWITCH_INTERVAL_S   # Python's default, 5 ms
-    app = make_app(SCRIPTED_PRESET, logs_dir=logs_dir, run_source=scripted(step_time=0.01))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.screen.state.step > 2, 20, "steps")
-        assert sys.getswitchinterval() == SWITCH_INTERVAL_S
-        await pilot.press("q")
-        if isinstance(app.screen, ConfirmDialog):
-            await pilot.press("y")
-        await app.workers.wait_for_complete()
-    assert sys.getswitchinterval() == before
 
 
 async def test_help_and_palette_list_every_key(logs_dir):

@@ -29,6 +29,7 @@ from tuitrain.engine.events import (
 from tuitrain.engine.hooks import EngineHooks
 from tuitrain.engine.instrumented import InstrumentedSequential
 from tuitrain.engine.schedules import make_schedule
+from tuitrain.gil import short_switch_interval
 from tuitrain.preset import Preset, preset_to_toml_dict
 from tuitrain.runlog.channel import ChannelListener
 from tuitrain.runlog.writer import RunWriter
@@ -79,6 +80,10 @@ class Trainer:
     # -- the run -----------------------------------------------------------------------
     def run(self) -> RunEnded:
         """Train to the end (or until stopped); return the final event."""
+        with short_switch_interval():
+            return self._run()
+
+    def _run(self) -> RunEnded:
         error: BaseException | None = None
         self.writer = RunWriter(self.logs_dir, preset_to_toml_dict(self.preset), self.preset.name)
         self.run_dir = self.writer.folder

@@ -43,9 +43,6 @@ def as_preset(preset: Any) -> Preset | None:
     return load_preset(resolve_preset(preset))
 
 
-SWITCH_INTERVAL_S = 0.001   # see TuitrainApp.on_mount
-
-
 class TuitrainApp(App):
     """The tuitrain terminal app."""
 
@@ -73,18 +70,9 @@ class TuitrainApp(App):
             self.keymap_error = str(exc)
 
     def on_mount(self) -> None:
-        # The UI thread and the training thread share the GIL. The training thread holds
-        # it only briefly between steps, but while a redraw runs it waits for the
-        # interpreter's switch interval (5 ms) each time it wants it back: a 20 ms redraw
-        # costs several steps. A shorter interval hands it over within a millisecond.
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
         if self.keymap_error:
             self.notify(f"{self.keymap_error} (default keys in use)", title="Keymap",
                         severity="error", timeout=10)
-
-    def on_unmount(self) -> None:
-        sys.setswitchinterval(self._switch_interval)
 
     def get_default_screen(self) -> Screen:
         if self.initial_screen is not None:

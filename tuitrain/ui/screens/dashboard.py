@@ -150,7 +150,9 @@ class DashboardScreen(Screen):
         changes = self.state.take_changes()
         now = time.monotonic()
         # Plots and the heatmap are the costly part: at most PLOT_HZ, the rest at REDRAW_HZ.
-        costly = {"curves", "lr", "grads"}
+        # So is a new log line: the log grows, and the screen lays itself out again and
+        # repaints every panel (controls and the run's start and end redraw at once).
+        costly = {"curves", "lr", "grads", "log"}
         if now - self._plotted < 1 / PLOT_HZ:
             held = changes & costly
             self.state.changes |= held

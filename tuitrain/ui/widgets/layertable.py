@@ -51,6 +51,7 @@ class LayerTable(DataTable):
         self.state = state
         self.at_step: int | None = None   # review's cursor; None: the latest sample
         self.shown_step: int | None = None
+        self._shown_shape: tuple | None = None   # (layer names, frozen) of the rows shown
         # Review: (step) -> (sample step, values) read exactly from the log, instead of
         # the decimated series in the state.
         self.lookup: Callable[[int], tuple[int, np.ndarray] | None] | None = None
@@ -77,14 +78,28 @@ class LayerTable(DataTable):
         layers = self.state.layers or [f"layer {i}" for i in range(arr.shape[0])]
         frozen = self.state.frozen
         idx = [STAT_COLUMNS.index(k) for k, _ in COLUMNS]
-        row, scroll = self.cursor_row, self.scroll_y
-        self.clear()
+        rows = []
         for i, name in enumerate(layers[: arr.shape[0]]):
             if i < len(frozen) and frozen[i]:
                 cells = [Text(f"{name} ❄", style="dim")] + [fmt(arr[i, j], k) for j, (k, _) in zip(idx, COLUMNS)]
                 cells[1] = Text("frozen", style="dim italic", justify="right")
             else:
                 cells = [Text(name)] + [fmt(float(arr[i, j]), k) for j, (k, _) in zip(idx, COLUMNS)]
+            rows.append(cells)
+        shape = (tuple(layers[: arr.shape[0]]), tuple(frozen))
+        if shape == self._shown_shape and self.row_count == len(rows):
+            # Same rows: new values in place. Clearing and adding rows would make the
+            # screen lay itself out again and repaint every panel (measured: most of the
+            # live dashboard's CPU).
+            keys = ["layer"] + [k for k, _ in COLUMNS]
+            for i, cells in enumerate(rows):
+                for key, cell in zip(keys[1:], cells[1:]):
+                    self.update_cell(str(i), key, cell)
+            return
+        self._shown_shape = shape
+        row, scroll = self.cursor_row, self.scroll_y
+        self.clear()
+        for i, cells in enumerate(rows):
             self.add_row(*cells, key=str(i))
         if self.row_count:
             self.move_cursor(row=min(row, self.row_count - 1), animate=False, scroll=False)
