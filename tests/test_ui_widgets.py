@@ -174,3 +174,40 @@ async def test_layer_table_marks_frozen_layers_and_flags_nonfinite(tmp_path):
         row0 = [str(c) for c in table.get_row_at(0)]
         assert "frozen" in row0 and "❄" in row0[0]
         assert str(table.get_row_at(2)[1]) == "inf"
+
+
+async def test_event_log_scrolls_without_relayout_of_the_screen():
+    """New lines grow the log's scrollable size, not the screen's layout; its scrollbar
+    and scrolling still follow (auto-scroll to the newest line, back to the first)."""
+    from textual.app import App
+
+    from tuitrain.ui.widgets.eventlog import EventLog
+
+    state = RunState()
+
+    class LogApp(App):
+        def compose(self):
+            yield EventLog(state)
+
+    app = LogApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        log = app.query_one(EventLog)
+        for i in range(40):
+            state.note(f"line {i}")
+        log.update_view()
+        await pilot.pause()     # the scrollbar appears: that one lays the screen out
+        layouts = []
+        original = app.screen._refresh_layout
+        app.screen._refresh_layout = lambda *a, **k: (layouts.append(1), original(*a, **k))[1]
+        for i in range(40, 80):
+            state.note(f"line {i}")
+        log.update_view()
+        await pilot.pause()
+        assert not layouts, "a new log line laid the whole screen out again"
+        assert log.virtual_size.height == 80 and log.max_scroll_y > 0
+        assert log.vertical_scrollbar.window_virtual_size == 80
+        shown = [log.render_line(y).text for y in range(log.size.height)]
+        assert "line 79" in shown[-1]                 # auto-scrolled to the newest
+        log.scroll_home(animate=False)
+        await pilot.pause()
+        assert "line 0" in log.render_line(0).text

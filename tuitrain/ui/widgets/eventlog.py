@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widgets import RichLog
 
 from tuitrain.ui.runstate import RunState
@@ -21,6 +23,14 @@ class EventLog(RichLog):
     DEFAULT_CSS = """
     EventLog { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
     """
+
+    # A new line grows the virtual size. Textual's default lays the whole screen out
+    # again for that and repaints every panel (the live dashboard's largest UI cost);
+    # the log's own size never depends on its lines, so only its scrollbars follow.
+    virtual_size = Reactive(Size(0, 0), layout=False)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        self._scroll_update(size)
 
     def __init__(self, state: RunState, **kwargs):
         super().__init__(max_lines=1000, wrap=True, markup=False, auto_scroll=True, min_width=20,
