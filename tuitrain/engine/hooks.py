@@ -74,8 +74,7 @@ class EngineHooks(keras.callbacks.Callback):
             tr.last_stats = stats
             tr.emit(GradStats(
                 step=tr.step, epoch=tr.epoch, columns=list(STAT_COLUMNS),
-                values=[[None if not math.isfinite(v) else v for v in row]
-                        for row in stats.tolist()],
+                values=_rows_with_none(stats),
                 frozen=tr.frozen,
             ))
         bad = not math.isfinite(loss) or ("tt_gnorm" in logs and not math.isfinite(gnorm))
@@ -131,3 +130,17 @@ class EngineHooks(keras.callbacks.Callback):
         if message:
             tr.journal("schedule", {"message": message,
                                     "lr": tr.schedule.lr_at(tr.step, epoch + 1)}, "schedule")
+
+
+def _rows_with_none(stats: np.ndarray) -> list[list[float | None]]:
+    """The table as lists, None where a figure is not measured or not finite.
+
+    ``tolist`` and a fix-up of the few non-finite cells: a check of every cell in Python
+    costs 0.1 ms per statistics step of a 100-layer net, on the training thread.
+    """
+    rows = stats.tolist()
+    bad = ~np.isfinite(stats)
+    if bad.any():
+        for r, c in zip(*np.nonzero(bad)):
+            rows[r][c] = None
+    return rows
