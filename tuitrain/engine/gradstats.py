@@ -81,16 +81,15 @@ class StatsPlan:
         self.groups = sorted(groups.values(), key=lambda g: len(g) > 1)
         self.order = [i for g in self.groups for i in g]
         rows = np.array([row_of[i] for i in self.order], dtype=np.int64)
-        self.rows = rows
         sizes = np.zeros(self.n_rows)
         for i in self.order:
             sizes[row_of[i]] += float(np.prod(weights[i].shape))
-        self.sizes = np.maximum(sizes, 1.0)
         # Folding into rows: the variables sorted by row, and where each row's run starts.
         self._perm = np.argsort(rows, kind="stable")
         by_row = rows[self._perm]
         self._starts = np.flatnonzero(np.r_[True, np.diff(by_row) != 0]) if len(rows) else rows
         self._row_ids = by_row[self._starts]
+        self._sizes = sizes[self._row_ids]   # entries per measured row
         self.act_rows: list[int] = []
 
     # -- in the graph ----------------------------------------------------------------
@@ -155,7 +154,7 @@ class StatsPlan:
                 sums = np.add.reduceat(v[:, _SUMMED], self._starts, axis=0)
                 big = np.maximum.reduceat(np.maximum(v[:, _MAX], -v[:, _MIN]), self._starts)
                 sumsq, total, zeros, wsq, updsq, nonfinite = sums.T
-                n = self.sizes[self._row_ids]
+                n = self._sizes
                 mean = total / n
                 std = np.sqrt(np.maximum(sumsq / n - mean * mean, 0.0))
                 wnorm = np.sqrt(wsq)

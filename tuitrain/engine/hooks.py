@@ -139,8 +139,6 @@ def _rows_with_none(stats: np.ndarray) -> list[list[float | None]]:
     costs 0.1 ms per statistics step of a 100-layer net, on the training thread.
     """
     rows = stats.tolist()
-    bad = ~np.isfinite(stats)
-    if bad.any():
-        for r, c in zip(*np.nonzero(bad)):
-            rows[r][c] = None
+    for r, c in zip(*np.nonzero(~np.isfinite(stats))):
+        rows[r][c] = None
     return rows

@@ -91,9 +91,8 @@ class LayerTable(DataTable):
             # Same rows: new values in place. Clearing and adding rows would make the
             # screen lay itself out again and repaint every panel (measured: most of the
             # live dashboard's CPU).
-            keys = ["layer"] + [k for k, _ in COLUMNS]
             for i, cells in enumerate(rows):
-                for key, cell in zip(keys[1:], cells[1:]):
+                for (key, _), cell in zip(COLUMNS, cells[1:]):
                     self.update_cell(str(i), key, cell)
             return
         self._shown_shape = shape
