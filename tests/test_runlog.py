@@ -232,6 +232,25 @@ def test_emit_reaches_the_file_within_a_second_without_flush(tmp_path):
         assert [e.step for e in got] == [1], "not on disk 1.5 s after emit"
 
 
+def test_closed_is_true_only_once_every_event_is_on_disk(tmp_path):
+    # The hang-up handler exits the process as soon as ``closed`` says so: it must not
+    # say so while close() is still writing (a CI run lost its end event that way).
+    w = RunWriter(tmp_path, preset_dict(), "closing", flush_interval=30.0)
+    w.emit(started())
+    for i in range(1, 3001):
+        w.emit(step(i))
+    w.emit(RunEnded(status="interrupted", step=3000, epoch=0, reason="signal"))
+    closer = threading.Thread(target=w.close)
+    closer.start()
+    while not w.closed:          # the handler's view, polled as fast as it can be
+        assert closer.is_alive() or w.closed
+    log = RunLog.load(w.folder)
+    assert log.ended is not None and log.ended.status == "interrupted"
+    assert len(log.steps["step"]) == 3000
+    assert w.wait_closed(0) is True
+    closer.join()
+
+
 def test_follower_returns_only_new_complete_lines(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()

@@ -126,7 +126,8 @@ class RunWriter:
         self._n_steps = 0  # records in steps.bin
         self._pending: collections.deque[Event] = collections.deque()
         self._lock = threading.Lock()  # serializes writers: the flusher and explicit flush()
-        self._closed = False
+        self._closed = False              # close() has begun: emit refuses
+        self._done = threading.Event()    # close() has finished: all on disk
         self._error: BaseException | None = None
         self._stop = threading.Event()
         self._interval = flush_interval
@@ -184,9 +185,9 @@ class RunWriter:
         self._closed = True
         atexit.unregister(self.close)
         self._stop.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join()
         try:
+            if self._thread is not threading.current_thread():
+                self._thread.join()
             self.flush()
             with self._lock:
                 for f in (self._steps_file, self._index_file, self._file):
@@ -194,12 +195,18 @@ class RunWriter:
                     f.close()
         finally:
             self.pid_path.unlink(missing_ok=True)
+            self._done.set()
         if self._error is not None:
             raise RuntimeError(f"{self.events_path}: writing failed: {self._error}")
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        """True once close() has finished: every event is in the files, fsynced."""
+        return self._done.is_set()
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """Wait (from another thread) until close() has finished; False on timeout."""
+        return self._done.wait(timeout)
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(self._interval):

@@ -1,8 +1,8 @@
 """A dropped SSH session (SIGHUP) or a SIGTERM while the dashboard trains.
 
 The terminal is gone, so there is no one to ask: every live run in the app is asked to
-stop after its current step (status "interrupted"), the handler waits until each run has
-written its end event and closed its log, then the process exits. Without this the
+stop after its current step (status "interrupted"); a thread waits until each run has
+written its end event and closed its log (fsynced), then the process exits. Without this the
 default handler would kill the process mid-step and the run would read as "crashed".
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from typing import Any
 
@@ -27,19 +28,36 @@ def live_runners(app: Any) -> list[Any]:
     return out
 
 
+def wait_then_exit(runners: list[Any], code: int, timeout: float = WAIT_S) -> None:
+    """Wait until every runner's log is closed (all on disk), then end the process."""
+    deadline = time.monotonic() + timeout
+    for r in runners:
+        while time.monotonic() < deadline:
+            writer = getattr(r, "writer", None)   # None while the run is still setting up
+            if writer is not None and writer.wait_closed(min(0.2, max(0.0, deadline - time.monotonic()))):
+                break
+    os._exit(code)                        # the terminal is gone: no UI teardown to do
+
+
 def install(app: Any) -> None:
-    """Handle SIGHUP and SIGTERM for ``app`` (call from the main thread before app.run)."""
+    """Handle SIGHUP and SIGTERM for ``app`` (call from the main thread before app.run).
+
+    The handler only sets flags and starts a waiting thread: it runs on the main thread,
+    which may hold a lock the training thread needs (the event sink's), so it must not
+    block there."""
+    started: list[threading.Thread] = []
 
     def on_signal(signum, frame):
         runners = live_runners(app)
         for r in runners:
             r.interrupted = True          # a plain flag: the engine checks it every step
-        deadline = time.monotonic() + WAIT_S
-        for r in runners:
-            writer = getattr(r, "writer", None)
-            while writer is not None and not writer.closed and time.monotonic() < deadline:
-                time.sleep(0.05)          # the training thread runs meanwhile (GIL released)
-        os._exit(128 + signum)            # the terminal is gone: no UI teardown to do
+        if not runners:
+            os._exit(128 + signum)
+        if not started:
+            t = threading.Thread(target=wait_then_exit, args=(runners, 128 + signum),
+                                 daemon=True, name="tuitrain-hangup")
+            started.append(t)
+            t.start()
 
     for sig in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(sig, on_signal)
