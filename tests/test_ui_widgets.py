@@ -80,6 +80,40 @@ def test_runstate_from_live_events_equals_runstate_from_the_log(tmp_path):
     assert [l.text for l in live.log] == [l.text for l in replay.log]
 
 
+def test_batched_steps_give_the_same_state_as_one_event_at_a_time(tmp_path):
+    # The dashboard applies its batches with apply_all, which takes runs of Step events
+    # at once; small capacities make the series merge (stride > 1) along the way.
+    events, _ = _scripted_events(tmp_path, steps_per_epoch=37, epochs=4,
+                                 commands=[("set_clip", {"mode": "value", "threshold": 0.1})])
+    one, batched = RunState(capacity=8), RunState(capacity=8)
+    for e in events:
+        one.apply(e)
+    for i in range(0, len(events), 13):
+        batched.apply_all(events[i:i + 13])
+    assert batched.loss_s.stride > 1
+    for name in ("loss_s", "acc_s", "lr_s", "clip_s", "gnorm_s"):
+        a, b = getattr(one, name), getattr(batched, name)
+        assert a.points() == b.points() and a.count == b.count == 148, name
+    for attr in ("step", "epoch", "loss", "accuracy", "lr", "clip_mode", "clip_threshold",
+                 "grad_norm", "samples_per_s", "state", "last_t"):
+        assert getattr(one, attr) == getattr(batched, attr), attr
+
+
+def test_series_extend_xy_equals_appending_one_by_one():
+    rng = np.random.default_rng(0)
+    for merge in ("mean", "last"):
+        a, b = Series(capacity=16, merge=merge), Series(capacity=16, merge=merge)
+        i = 0
+        for n in rng.integers(0, 40, size=30).tolist():
+            xs = list(range(i, i + n))
+            ys = rng.normal(size=n).tolist()
+            for x, y in zip(xs, ys):
+                a.append(x, y)
+            b.extend_xy(xs, ys)
+            i += n
+            assert a.points() == b.points() and a.stride == b.stride and a.count == b.count
+
+
 def test_runstate_follows_the_journal_not_the_request():
     st = RunState()
     st.state = "running"
@@ -142,11 +176,13 @@ async def test_no_color_heatmap_uses_shades(tmp_path, monkeypatch):
     app = make_app(DEEP, logs_dir=tmp_path, run_source=functools.partial(ScriptedRun, step_time=0.002))
     async with app.run_test(size=(100, 30)) as pilot:
         dash = app.screen
-        await until(pilot, lambda: len(dash.state.grads) >= 3)
-        await pilot.pause(0.3)
         heat = dash.query_one(GradHeatmap)
-        body = "".join(heat.render_line(y).text for y in range(heat.size.height - 1))
-        assert set(body) & set("░▒▓█") and "▀" not in body
+
+        def body() -> str:
+            return "".join(heat.render_line(y).text for y in range(heat.size.height - 1))
+
+        await until(pilot, lambda: len(dash.state.grads) >= 3 and set(body()) & set("░▒▓█"))
+        assert "▀" not in body()
         dash.control.stop()
         await app.workers.wait_for_complete()
 

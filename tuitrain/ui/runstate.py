@@ -192,8 +192,20 @@ class RunState:
         self.last_t = event.t
 
     def apply_all(self, events: list[Event]) -> None:
+        """Apply events in order, except that runs of Step events go at once: the same
+        result, cheaper. GradStats may sit among them (they touch none of the same fields)."""
+        run: list[Step] = []
         for e in events:
+            kind = type(e)
+            if kind is Step:
+                run.append(e)
+                continue
+            if kind is not GradStats and run:
+                self._on_steps(run)
+                run = []
             self.apply(e)
+        if run:
+            self._on_steps(run)
 
     def note(self, text: str, level: str = "info", t: float | None = None) -> None:
         self.log.append(LogLine(t or time.time(), level, text))
@@ -227,25 +239,45 @@ class RunState:
         self.changes.update(("header", "curves", "lr", "grads"))
 
     def _on_step(self, e: Step) -> None:
+        self._on_steps([e])
+
+    def _on_steps(self, steps: list[Step]) -> None:
+        e = steps[-1]
         self.step, self.epoch = e.step, e.epoch
         self.loss, self.accuracy, self.lr = _f(e.loss), e.accuracy, _f(e.lr)
         self.clip_mode, self.clip_threshold = e.clip_mode, _f(e.clip_threshold)
         self.grad_norm = _f(e.grad_norm)
-        if e.samples_per_s and e.samples_per_s > 0:
-            self.samples_per_s = e.samples_per_s
+        for s in reversed(steps):
+            if s.samples_per_s and s.samples_per_s > 0:
+                self.samples_per_s = s.samples_per_s
+                break
         if self.state == "starting":
             self.state = "running"
+        self.last_t = max(self.last_t or 0.0, e.t)   # a GradStats in the run may be later
         # EMA smoothing; a non-finite loss is plotted as is (it must be seen), not smoothed in.
-        if math.isfinite(self.loss):
-            self._ema_loss = self.loss if self._ema_loss is None else 0.9 * self._ema_loss + 0.1 * self.loss
-            self.loss_s.append(e.step, self._ema_loss)
-        if e.accuracy is not None and math.isfinite(e.accuracy):
-            a = float(e.accuracy)
-            self._ema_acc = a if self._ema_acc is None else 0.9 * self._ema_acc + 0.1 * a
-            self.acc_s.append(e.step, self._ema_acc)
-        self.lr_s.append(e.step, self.lr)
-        self.clip_s.append(e.step, math.nan if e.clip_mode == "off" else self.clip_threshold)
-        self.gnorm_s.append(e.step, self.grad_norm)
+        xs = [s.step for s in steps]
+        loss_x, loss_y, acc_x, acc_y = [], [], [], []
+        ema_l, ema_a = self._ema_loss, self._ema_acc
+        isfinite = math.isfinite
+        for s in steps:
+            loss = _f(s.loss)
+            if isfinite(loss):
+                ema_l = loss if ema_l is None else 0.9 * ema_l + 0.1 * loss
+                loss_x.append(s.step)
+                loss_y.append(ema_l)
+            a = s.accuracy
+            if a is not None and isfinite(a):
+                a = float(a)
+                ema_a = a if ema_a is None else 0.9 * ema_a + 0.1 * a
+                acc_x.append(s.step)
+                acc_y.append(ema_a)
+        self._ema_loss, self._ema_acc = ema_l, ema_a
+        self.loss_s.extend_xy(loss_x, loss_y)
+        self.acc_s.extend_xy(acc_x, acc_y)
+        self.lr_s.extend_xy(xs, [_f(s.lr) for s in steps])
+        self.clip_s.extend_xy(xs, [math.nan if s.clip_mode == "off" else _f(s.clip_threshold)
+                                   for s in steps])
+        self.gnorm_s.extend_xy(xs, [_f(s.grad_norm) for s in steps])
         self.changes.update(("header", "curves", "lr"))
 
     def _on_grad_stats(self, e: GradStats) -> None:

@@ -98,3 +98,26 @@ class Series:
     def extend(self, pairs: Iterable[tuple[float, Any]]) -> None:
         for x, y in pairs:
             self.append(x, y)
+
+    def extend_xy(self, xs: list[float], ys: list[Any]) -> None:
+        """``append`` for each pair, in chunks (the live dashboard's many steps per batch)."""
+        n, i = len(xs), 0
+        self.count += n
+        while i < n:
+            if self.stride == 1:
+                k = min(n - i, self.capacity - len(self.xs))
+                self.xs += xs[i:i + k]
+                self.ys += ys[i:i + k]
+                i += k
+                if len(self.xs) >= self.capacity:
+                    self.xs = self.xs[1::2]
+                    self.ys = [self._merge([a, b]) for a, b in zip(self.ys[0::2], self.ys[1::2])]
+                    self.stride *= 2
+                continue
+            k = min(n - i, self.stride - len(self._pending_x))
+            self._pending_x += xs[i:i + k]
+            self._pending_y += ys[i:i + k]
+            i += k
+            if len(self._pending_x) >= self.stride:
+                self._store(self._pending_x[-1], self._merge(self._pending_y))
+                self._pending_x, self._pending_y = [], []
