@@ -3,7 +3,8 @@
 The screen owns the run's :class:`RunState`, its :class:`Control` and the training worker
 (a thread). The worker only calls the trainer; the trainer's sink batches events into
 :class:`EventsBatch` messages; this screen applies them to the RunState and a timer
-redraws what changed at most ``REDRAW_HZ`` times a second. Keys send commands through the
+redraws what changed at most ``REDRAW_HZ`` times a second (the costly panels less often:
+``COSTLY``). Keys send commands through the
 Control; the run answers with ControlApplied events, and the state shown follows those
 answers (the journal), not the key presses.
 """
@@ -31,7 +32,12 @@ from tuitrain.ui.screens.schedule import ScheduleDialog
 from tuitrain.ui.widgets.board import ALL_PANELS, RunBoard
 
 REDRAW_HZ = 2
-PLOT_HZ = 1
+# The costly panels, and how often each group may repaint while the run goes on (a
+# control, an alert, the run's start and end redraw everything at once). At 200x60 each
+# plot or gradient panel costs 3-8 ms of the UI thread per repaint (docs/benchmarks.md).
+# The curves and the log move with every step; the lr trace, the heatmap and the layer
+# table change slowly (and a table that changes every second cannot be read).
+COSTLY: dict[str, float] = {"curves": 1.0, "log": 1.0, "lr": 0.5, "grads": 0.5}
 _LR_GROUP = Binding.Group("lr", compact=True)
 _STEERING = {"clip", "schedule", "lr_up", "lr_down", "checkpoint"}
 
@@ -81,7 +87,7 @@ class DashboardScreen(Screen):
         self.runner: Any = None
         self.worker: Worker | None = None
         self.quit_when_done = False
-        self._plotted = 0.0
+        self._drawn: dict[str, float] = {}   # costly panel -> when it last repainted
 
     def compose(self) -> ComposeResult:
         yield RunBoard(self.state, id="board")
@@ -149,16 +155,14 @@ class DashboardScreen(Screen):
         self.sink.flush()
         changes = self.state.take_changes()
         now = time.monotonic()
-        # Plots and the heatmap are the costly part: at most PLOT_HZ, the rest at REDRAW_HZ.
-        # So is a new log line: the log grows, and the screen lays itself out again and
-        # repaints every panel (controls and the run's start and end redraw at once).
-        costly = {"curves", "lr", "grads", "log"}
-        if now - self._plotted < 1 / PLOT_HZ:
-            held = changes & costly
-            self.state.changes |= held
-            changes -= held
-        elif changes & costly:
-            self._plotted = now
+        # Costly panels at most at their COSTLY rate (a tick's jitter of a few ms does not
+        # hold a panel back to the next tick); the header at REDRAW_HZ.
+        for panel in changes & COSTLY.keys():
+            if now - self._drawn.get(panel, -1e9) < 1 / COSTLY[panel] - 0.05:
+                changes.discard(panel)
+                self.state.changes.add(panel)
+            else:
+                self._drawn[panel] = now
         if self.state.live:
             changes.add("header")   # elapsed time moves on
         self._redraw(changes)

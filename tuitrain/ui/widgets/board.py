@@ -23,6 +23,18 @@ from tuitrain.ui.widgets.lrtrace import LrTrace
 ALL_PANELS = frozenset({"header", "curves", "lr", "grads", "log"})
 
 
+def set_titles(widget, title: str, subtitle: str | None = None) -> None:
+    """Set a panel's border title (and subtitle) only when the text changes: each
+    assignment repaints the whole panel, even with the same text."""
+    key = (title, subtitle)
+    if getattr(widget, "_tt_titles", None) == key:
+        return
+    widget._tt_titles = key
+    widget.border_title = title
+    if subtitle is not None:
+        widget.border_subtitle = subtitle
+
+
 class RunBoard(Vertical):
     """Header, curves, lr trace, gradient heatmap and table, event log."""
 
@@ -81,16 +93,15 @@ class RunBoard(Vertical):
         if "lr" in changes:
             lr = self.query_one(LrTrace)
             lr.update_view()
-            lr.border_title = "learning rate"
-            lr.border_subtitle = lr.caption
+            set_titles(lr, "learning rate", lr.caption)
         if "grads" in changes:
             heat = self.query_one(GradHeatmap)
             heat.update_view()
-            heat.border_title = f"{GRAD_VIEWS[heat.view][1]} · layers × time"
-            heat.border_subtitle = f"{len(s.layers)} layers · g: view"
+            set_titles(heat, f"{GRAD_VIEWS[heat.view][1]} · layers × time",
+                       f"{len(s.layers)} layers · g: view")
             table = self.query_one(LayerTable)
             table.update_view()
-            table.border_title = (f"layers @ step {table.shown_step:,}" if table.shown_step is not None
-                                  else "layers")
+            set_titles(table, f"layers @ step {table.shown_step:,}" if table.shown_step is not None
+                       else "layers")
         if "log" in changes:
             self.query_one(EventLog).update_view()
