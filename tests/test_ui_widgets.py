@@ -212,6 +212,36 @@ async def test_layer_table_marks_frozen_layers_and_flags_nonfinite(tmp_path):
         assert str(table.get_row_at(2)[1]) == "inf"
 
 
+async def test_layer_table_scrolls_its_rows_under_a_fixed_header():
+    from textual.app import App
+
+    st = RunState()
+    st.layers = [f"dense_{i}" for i in range(100)]
+    vals = [[0.5 + i, 0, 0, 0, 0, 0, 1, 0, 0.1, 0.9] for i in range(100)]
+    st.apply(GradStats(step=7, epoch=0, columns=list(STAT_COLUMNS), values=vals, frozen=[False] * 100))
+
+    class One(App):
+        def compose(self):
+            yield LayerTable(st)
+
+    async with One().run_test(size=(100, 12)) as pilot:
+        table = pilot.app.query_one(LayerTable)
+        table.update_view()
+        table.focus()
+        await pilot.pause()
+        lines = [table.render_line(y).text for y in range(table.size.height)]
+        assert lines[0].split()[:3] == ["layer", "norm", "mean"]
+        assert lines[1].split()[0] == "dense_0"
+        await pilot.press("end")
+        await pilot.pause()
+        lines = [table.render_line(y).text for y in range(table.size.height)]
+        assert lines[0].split()[0] == "layer"           # the header stays
+        assert lines[-1].split()[:2] == ["dense_99", "99.5"]
+        await pilot.press("home", "down", "down")
+        await pilot.pause()
+        assert table.render_line(1).text.split()[0] == "dense_2"
+
+
 async def test_event_log_scrolls_without_relayout_of_the_screen():
     """New lines grow the log's scrollable size, not the screen's layout; its scrollbar
     and scrolling still follow (auto-scroll to the newest line, back to the first)."""
