@@ -144,9 +144,10 @@ async def test_heatmap_renders_100_layers_in_a_24_line_terminal(tmp_path):
                    run_source=functools.partial(ScriptedRun, step_time=0.002))
     async with app.run_test(size=(80, 24)) as pilot:
         dash = app.screen
-        await until(pilot, lambda: len(dash.state.grads) >= 5)
-        await pilot.pause(0.3)
         heat = dash.query_one(GradHeatmap)
+        # The heatmap repaints at most every 2 s: wait until it shows the samples.
+        await until(pilot, lambda: len(dash.state.grads) >= 5
+                    and heat.render_line(0).text.lstrip().startswith("in"))
         assert len(dash.state.layers) == 101
         assert 3 <= heat.size.height < 24 and heat.region.bottom <= 24
         lines = [heat.render_line(y) for y in range(heat.size.height)]

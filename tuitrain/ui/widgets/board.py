@@ -83,7 +83,8 @@ class RunBoard(Vertical):
             self.query_one(RunHeader).update_view()
             panel = self.query_one("#error-panel", Static)
             failed = s.state == "failed"
-            self.set_class(failed, "-failed")
+            if failed != self.has_class("-failed"):   # a class change restyles every panel
+                self.set_class(failed, "-failed")
             if failed:
                 panel.update(f"[b]The run failed.[/b] {s.reason or 'no reason given'}\n"
                              "[dim]The log and the views stay available; q quits.[/dim]")
