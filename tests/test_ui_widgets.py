@@ -241,6 +241,11 @@ async def test_layer_table_scrolls_its_rows_under_a_fixed_header():
         await pilot.press("home", "down", "down")
         await pilot.pause()
         assert table.render_line(1).text.split()[0] == "dense_2"
+        table.styles.width = 40                 # narrower than its columns: right scrolls
+        await pilot.pause()
+        await pilot.press("right", "right", "right", "right", "right", "right")
+        await pilot.pause()
+        assert not table.render_line(0).text.lstrip().startswith("layer")
 
 
 async def test_event_log_scrolls_without_relayout_of_the_screen():

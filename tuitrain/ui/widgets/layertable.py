@@ -63,7 +63,7 @@ def _parse(style: str | Style) -> Style:
     return parsed
 
 
-class LayerTable(ScrollView, can_focus=True, inherit_bindings=False):
+class LayerTable(ScrollView, can_focus=True):
     """One row per layer (input first); frozen layers are marked."""
 
     DEFAULT_CSS = """
@@ -78,10 +78,12 @@ class LayerTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def watch_virtual_size(self, size: Size) -> None:
         self._scroll_update(size)
-    # Up/down and paging scroll the rows; left/right stay free (review moves its cursor).
+    # The arrows and paging scroll (review's own left/right/home/end take priority).
     BINDINGS = [
         Binding("up", "scroll_up", "Scroll Up", show=False),
         Binding("down", "scroll_down", "Scroll Down", show=False),
+        Binding("left", "scroll_left", "Scroll Left", show=False),
+        Binding("right", "scroll_right", "Scroll Right", show=False),
         Binding("home", "scroll_home", "Scroll Home", show=False),
         Binding("end", "scroll_end", "Scroll End", show=False),
         Binding("pageup", "page_up", "Page Up", show=False),
