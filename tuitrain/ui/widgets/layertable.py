@@ -96,6 +96,7 @@ class LayerTable(ScrollView, can_focus=True):
         self.at_step: int | None = None   # review's cursor; None: the latest sample
         self.shown_step: int | None = None
         self._rows: list[list[Text]] = []
+        self._col_widths: list[int] = []
         self._strips: list[Strip] | None = None   # header first, built on the next paint
         self._strips_key: tuple | None = None
         # Review: (step) -> (sample step, values) read exactly from the log, instead of
@@ -142,10 +143,13 @@ class LayerTable(ScrollView, can_focus=True):
 
     # -- drawing ----------------------------------------------------------------------
     def _widths(self) -> list[int]:
-        """Column widths that do not move with the numbers: the names' width, and the
-        widest that fmt writes (-1.2e-4) for the figures."""
-        names = max([len("layer")] + [c[0].cell_len for c in self._rows])
-        return [names] + [max(len(t), 7) for _, t in COLUMNS]
+        """Column widths: the widest cell so far in each column. They only grow, so the
+        columns do not jump about as the figures change."""
+        titles = ["layer"] + [t for _, t in COLUMNS]
+        now = [max([len(t)] + [c.cell_len for c in col]) for t, col in
+               zip(titles, zip(*self._rows))] if self._rows else [len(t) for t in titles]
+        self._col_widths = [max(a, b) for a, b in zip(now, self._col_widths or now)]
+        return self._col_widths
 
     def _set_virtual_size(self) -> None:
         width = sum(self._widths()) + 2 * len(COLUMNS) + 2
