@@ -12,7 +12,7 @@ import pytest
 from tuitrain.catalog import list_presets, resolve_preset, shipped_presets_dir
 from tuitrain.cli_format import preset_toml, schema_text
 from tuitrain.preset import (
-    PresetError, apply_overrides, json_schema, load_preset, read_toml, validate_preset,
+    PresetError, apply_overrides, field_errors, json_schema, load_preset, read_toml, validate_preset,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -369,3 +369,15 @@ def test_resolve_by_name_stem_chapter_and_path():
 def test_resolve_errors_help(name, message):
     with pytest.raises(PresetError, match=re.escape(message)):
         resolve_preset(name)
+
+
+def test_field_errors_names_every_bad_field_as_written():
+    data = load_preset(PRESETS_DIR / "quickstart.toml").model_dump(mode="json")
+    assert field_errors(data) == {}
+    data["train"]["epochs"] = 0
+    data["train"]["batchsize"] = 32
+    data["model"]["layers"][0]["units"] = "many"
+    errors = field_errors(data)
+    assert errors["train.batchsize"] == "unknown key"
+    assert "greater than" in errors["train.epochs"] and "(got 0)" in errors["train.epochs"]
+    assert any(k.startswith("model.layers[0]") and "units" in k for k in errors), errors

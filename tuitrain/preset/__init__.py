@@ -8,7 +8,7 @@ initializers...), ``model`` (layers), ``optim`` (optimizers, schedules, clipping
 """
 
 from tuitrain.preset.loading import (
-    PresetError, _is_union_noise, _loc, apply_overrides, json_schema, load_preset,
+    PresetError, apply_overrides, field_errors, json_schema, load_preset,
     parse_override, preset_to_toml_dict, read_toml, validate_preset,
 )
 from tuitrain.preset.model import (
@@ -70,9 +70,8 @@ __all__ = [
     "TrainConfig",
     "Transfer",
     "VarianceScaling",
-    "_is_union_noise",
-    "_loc",
     "apply_overrides",
+    "field_errors",
     "json_schema",
     "load_preset",
     "parse_override",

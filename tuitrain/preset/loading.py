@@ -125,6 +125,31 @@ def validate_preset(data: dict, source: str = "<preset>") -> Preset:
         raise PresetError(source, field or None, msg) from None
 
 
+def field_errors(data: dict) -> dict[str, str]:
+    """Every problem of a parsed preset, by field path (``train.epochs``) as the user wrote
+    it; ``{}`` when it validates. The editor shows them beside the fields."""
+    try:
+        Preset.model_validate(data)
+    except ValidationError as exc:
+        raw = exc.errors(include_url=False)
+        useful = [e for e in raw if not _is_union_noise(e)] or raw
+    else:
+        return {}
+    out: dict[str, str] = {}
+    for err in useful:
+        path = _loc(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if not path and ":" in msg:
+            # Cross-field checks name their field first ("model.output: ...").
+            path, msg = (s.strip() for s in msg.split(":", 1))
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] != "missing" and not isinstance(err.get("input"), (dict, list)):
+            msg = f"{msg} (got {err['input']!r})"
+        out.setdefault(path, msg)
+    return out
+
+
 _FIELD_PREFIX = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$")
 
 

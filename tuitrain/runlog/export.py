@@ -26,8 +26,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from tuitrain.engine.events import GradStats
-from tuitrain.runlog.codec import PRESET_FILE, decode_event
+from tuitrain.runlog.codec import PRESET_FILE
 from tuitrain.runlog.reader import RunLog
 
 CSV_COLUMNS: tuple[str, ...] = ("kind", "step", "epoch", "loss", "accuracy", "lr",
@@ -93,9 +92,8 @@ def _grad_norm_chunks(log: RunLog) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     for a in range(0, n, 4096):
         idx = np.arange(a, min(a + 4096, n))
         steps, rows = [], []
-        for d in log._read_grad_dicts(idx):
-            event = decode_event(d)
-            if not isinstance(event, GradStats) or "norm" not in event.columns:
+        for event in log.grad_events(idx):
+            if "norm" not in event.columns:
                 continue
             j = event.columns.index("norm")
             steps.append(event.step)

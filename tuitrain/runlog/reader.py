@@ -213,11 +213,20 @@ class RunLog:
                 f.seek(int(self._grad_offsets[i]))
                 yield json.loads(f.read(int(self._grad_lengths[i])))
 
+    def grad_events(self, idx: np.ndarray | None = None) -> Iterator[GradStats]:
+        """The GradStats of the given samples (indices into ``grad_steps``; all by
+        default), read from the file one line at a time."""
+        if idx is None:
+            idx = np.arange(len(self.grad_steps))
+        for d in self._read_grad_dicts(idx):
+            event = decode_event(d)
+            if isinstance(event, GradStats):
+                yield event
+
     @cached_property
     def grad_stats(self) -> list[GradStats]:
         """All GradStats events (costly for huge logs: prefer grad_series / grad_at)."""
-        out = (decode_event(d) for d in self._read_grad_dicts(np.arange(len(self.grad_steps))))
-        return [e for e in out if isinstance(e, GradStats)]
+        return list(self.grad_events())
 
     def grad_at(self, step: int) -> GradStats | None:
         """The latest GradStats at or before ``step`` (None before the first)."""

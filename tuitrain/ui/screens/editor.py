@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import tomli_w
-from pydantic import ValidationError
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -24,7 +23,7 @@ from textual.widgets import (
 )
 
 from tuitrain.preset import (
-    Preset, PresetError, _is_union_noise, _loc, preset_to_toml_dict, read_toml, validate_preset,
+    Preset, PresetError, field_errors, preset_to_toml_dict, read_toml, validate_preset,
 )
 from tuitrain.ui.screens.editor_form import (
     ModelNode, Node, ScalarNode, UnionNode, build_form, locate,
@@ -229,32 +228,10 @@ class EditorScreen(Screen):
                 self.preset = validate_preset(data, self.source)
             except PresetError as exc:
                 summary = f"{exc.field}: {exc.reason}" if exc.field else exc.reason
-                errors = self._field_errors(data)
+                errors = field_errors(data)
         self.errors = errors
         self._show(summary)
         return self.preset
-
-    def _field_errors(self, data: dict) -> dict[str, str]:
-        try:
-            Preset.model_validate(data)
-        except ValidationError as exc:
-            raw = exc.errors(include_url=False)
-            useful = [e for e in raw if not _is_union_noise(e)] or raw
-        else:
-            return {}
-        out: dict[str, str] = {}
-        for err in useful:
-            path = _loc(err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            if not path and ":" in msg:
-                # Cross-field checks name their field first ("model.output: ...").
-                path, msg = (s.strip() for s in msg.split(":", 1))
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
-            elif err["type"] != "missing" and not isinstance(err.get("input"), (dict, list)):
-                msg = f"{msg} (got {err['input']!r})"
-            out.setdefault(path, msg)
-        return out
 
     def _show(self, summary: str) -> None:
         shown: dict[int, str] = {}
