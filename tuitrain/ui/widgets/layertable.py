@@ -72,12 +72,6 @@ class LayerTable(ScrollView, can_focus=True):
     LayerTable > .layertable--odd-row { background: $surface-lighten-1 40%; }
     """
     COMPONENT_CLASSES = {"layertable--header", "layertable--odd-row"}
-    # The rows' widths move with their numbers; the panel's own size never depends on
-    # them, so a new sample must not lay the whole screen out again (as EventLog).
-    virtual_size = Reactive(Size(0, 0), layout=False)
-
-    def watch_virtual_size(self, size: Size) -> None:
-        self._scroll_update(size)
     # The arrows and paging scroll (review's own left/right/home/end take priority).
     BINDINGS = [
         Binding("up", "scroll_up", "Scroll Up", show=False),
@@ -89,6 +83,12 @@ class LayerTable(ScrollView, can_focus=True):
         Binding("pageup", "page_up", "Page Up", show=False),
         Binding("pagedown", "page_down", "Page Down", show=False),
     ]
+    # The panel's own size never depends on its rows, so a wider column or another row
+    # must not lay the whole screen out again (as in EventLog): only the scrollbars follow.
+    virtual_size = Reactive(Size(0, 0), layout=False)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        self._scroll_update(size)
 
     def __init__(self, state: RunState, **kwargs):
         super().__init__(**kwargs)
