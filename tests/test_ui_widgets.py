@@ -188,9 +188,18 @@ async def test_no_color_heatmap_uses_shades(tmp_path, monkeypatch):
         await app.workers.wait_for_complete()
 
 
-async def test_layer_table_marks_frozen_layers_and_flags_nonfinite(tmp_path):
+def _table_app(st: RunState):
+    """A bare app showing one LayerTable of ``st``."""
     from textual.app import App
 
+    class One(App):
+        def compose(self):
+            yield LayerTable(st)
+
+    return One()
+
+
+async def test_layer_table_marks_frozen_layers_and_flags_nonfinite(tmp_path):
     st = RunState()
     st.layers = ["dense", "dense_1", "out"]
     vals = [[1e-9, 0, 0, 0, 0.9, 0, 1, 0, math.nan, math.nan],
@@ -199,11 +208,7 @@ async def test_layer_table_marks_frozen_layers_and_flags_nonfinite(tmp_path):
     st.apply(GradStats(step=42, epoch=0, columns=list(STAT_COLUMNS), values=vals,
                        frozen=[True, False, False]))
 
-    class One(App):
-        def compose(self):
-            yield LayerTable(st)
-
-    async with One().run_test(size=(120, 20)) as pilot:
+    async with _table_app(st).run_test(size=(120, 20)) as pilot:
         table = pilot.app.query_one(LayerTable)
         table.update_view()
         await pilot.pause()
@@ -214,18 +219,12 @@ async def test_layer_table_marks_frozen_layers_and_flags_nonfinite(tmp_path):
 
 
 async def test_layer_table_scrolls_its_rows_under_a_fixed_header():
-    from textual.app import App
-
     st = RunState()
     st.layers = [f"dense_{i}" for i in range(100)]
     vals = [[0.5 + i, 0, 0, 0, 0, 0, 1, 0, 0.1, 0.9] for i in range(100)]
     st.apply(GradStats(step=7, epoch=0, columns=list(STAT_COLUMNS), values=vals, frozen=[False] * 100))
 
-    class One(App):
-        def compose(self):
-            yield LayerTable(st)
-
-    async with One().run_test(size=(100, 12)) as pilot:
+    async with _table_app(st).run_test(size=(100, 12)) as pilot:
         table = pilot.app.query_one(LayerTable)
         table.update_view()
         table.focus()

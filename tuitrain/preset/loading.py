@@ -110,13 +110,17 @@ def _is_union_noise(err: dict) -> bool:
     return kind == "literal_error" and isinstance(err.get("input"), dict)
 
 
+def _useful(errors: list[dict]) -> list[dict]:
+    """Pydantic's errors less the union noise (all of them if that is all there is)."""
+    return [e for e in errors if not _is_union_noise(e)] or errors
+
+
 def validate_preset(data: dict, source: str = "<preset>") -> Preset:
     """Validate a parsed preset; raise :class:`PresetError` naming the first bad field."""
     try:
         return Preset.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        useful = [e for e in errors if not _is_union_noise(e)] or errors
+        useful = _useful(exc.errors(include_url=False))
         # A misspelt key also makes the real one "missing": the unknown key explains both.
         useful.sort(key=lambda e: e["type"] != "extra_forbidden")
         field, msg = _describe(useful[0])
@@ -131,8 +135,7 @@ def field_errors(data: dict) -> dict[str, str]:
     try:
         Preset.model_validate(data)
     except ValidationError as exc:
-        raw = exc.errors(include_url=False)
-        useful = [e for e in raw if not _is_union_noise(e)] or raw
+        useful = _useful(exc.errors(include_url=False))
     else:
         return {}
     out: dict[str, str] = {}

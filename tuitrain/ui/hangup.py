@@ -34,7 +34,10 @@ def wait_then_exit(runners: list[Any], code: int, timeout: float = WAIT_S) -> No
     for r in runners:
         while time.monotonic() < deadline:
             writer = getattr(r, "writer", None)   # None while the run is still setting up
-            if writer is not None and writer.wait_closed(min(0.2, max(0.0, deadline - time.monotonic()))):
+            wait = min(0.2, max(0.0, deadline - time.monotonic()))
+            if writer is None:
+                time.sleep(wait)
+            elif writer.wait_closed(wait):
                 break
     os._exit(code)                        # the terminal is gone: no UI teardown to do
 

@@ -65,6 +65,10 @@ class Series:
     def _store(self, x: float, y: Any) -> None:
         self.xs.append(x)
         self.ys.append(y)
+        self._halve_if_full()
+
+    def _halve_if_full(self) -> None:
+        """Full: merge neighbouring points pairwise and double the stride."""
         if len(self.xs) >= self.capacity:
             self.xs = self.xs[1::2]
             self.ys = [self._merge([a, b]) for a, b in zip(self.ys[0::2], self.ys[1::2])]
@@ -109,10 +113,7 @@ class Series:
                 self.xs += xs[i:i + k]
                 self.ys += ys[i:i + k]
                 i += k
-                if len(self.xs) >= self.capacity:
-                    self.xs = self.xs[1::2]
-                    self.ys = [self._merge([a, b]) for a, b in zip(self.ys[0::2], self.ys[1::2])]
-                    self.stride *= 2
+                self._halve_if_full()
                 continue
             k = min(n - i, self.stride - len(self._pending_x))
             self._pending_x += xs[i:i + k]
