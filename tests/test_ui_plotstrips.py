@@ -1,4 +1,4 @@
-"""plotext's ANSI output turned straight into strips: same text, same colours."""
+"""plotext's output turned straight into strips: same text, same colours."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import re
 import plotext
 from rich.color import Color
 
-from tuitrain.ui.widgets.plotstrips import ansi_to_strips
+from plotext._figure import _figure_class
+
+from tuitrain.ui.widgets.plotstrips import ansi_to_strips, matrix_to_strips
 
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -41,3 +43,31 @@ def test_sgr_codes_map_to_styles_and_reset():
     assert not y.style.bold and y.style.color is None and y.style.bgcolor is None
     assert z.style.color == Color.from_ansi(1)
     assert strip.cell_length == 5
+
+
+def _cells(strips):
+    return [[(ch, seg.style) for seg in strip for ch in seg.text] for strip in strips]
+
+
+def test_the_matrix_gives_the_cells_that_plotexts_ansi_text_gives():
+    """What StripPlot draws (from plotext's matrix) is what plotext prints, cell by cell,
+    with a theme's colours, a log axis, a right axis and a vertical line."""
+    for theme, log in (("dark", False), ("pro", True), ("default", False)):
+        fig = _figure_class()
+        xs = list(range(1, 300, 3))
+        fig.plot(xs, [1 / (1 + x / 20) for x in xs], color=(80, 160, 255), marker="braille")
+        fig.plot([50, 150, 250], [0.5, 0.4, 0.3], color=(255, 170, 40), marker="dot")
+        fig.plot(xs, [0.2] * len(xs), color="magenta", marker="braille", yside="right")
+        fig.vline(100, (255, 90, 90))
+        if log:
+            fig.yscale("log")
+        fig.frame(True)
+        fig.plotsize(61, 19)
+        fig._set_size(61, 19)
+        fig.theme(theme)
+        printed = ansi_to_strips(fig.build(), 61)[:19]   # plotext ends with a newline
+        drawn = matrix_to_strips(fig.monitor.matrix, 61)
+        assert len(drawn) == 19
+        assert all(strip.cell_length == 61 for strip in drawn)
+        assert _cells(drawn) == _cells(printed), theme
+        assert len({style for row in _cells(drawn) for _, style in row}) >= 3

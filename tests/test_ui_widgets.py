@@ -17,6 +17,7 @@ from tuitrain.ui.app import make_app
 from tuitrain.ui.runstate import RunState
 from tuitrain.ui.scripted import ScriptedRun
 from tuitrain.ui.series import Series
+from tuitrain.ui.widgets.eventlog import EventLog
 from tuitrain.ui.widgets.header import RunHeader
 from tuitrain.ui.widgets.heatmap import GradHeatmap, grid
 from tuitrain.ui.widgets.layertable import LayerTable
@@ -139,6 +140,23 @@ def test_heatmap_grid_groups_100_layers_and_keeps_vanishing_visible():
     assert np.isinf(g[int(80 * 22 / 100), 0])
 
 
+def test_heatmap_grid_rows_average_their_layers_or_repeat_a_layer():
+    """Rows group layers by ``int(r * L / rows)``: five layers in two rows average
+    layers 0-1 and 2-4 (in log10, missing values left out); three layers in six rows
+    repeat each layer twice; a non-finite value marks its whole row."""
+    def sample(norms):
+        x = np.zeros((len(norms), len(STAT_COLUMNS)))
+        x[:, 0] = norms
+        return x
+
+    g = grid([sample([1e-2, 1e-4, 1e0, np.nan, 1e-6])], 0, rows=2, cols=1)
+    assert np.allclose(g[:, 0], [-3.0, -3.0])
+    g = grid([sample([1e-1, 1e-2, 1e-3])], 0, rows=6, cols=1)
+    assert np.allclose(g[:, 0], [-1, -1, -2, -2, -3, -3])
+    g = grid([sample([1e-1, np.inf, 1e-3, 1e-3]), sample([np.nan] * 4)], 0, rows=2, cols=2)
+    assert np.isinf(g[0, 0]) and g[1, 0] == -3 and np.isnan(g[:, 1]).all()
+
+
 async def test_heatmap_renders_100_layers_in_a_24_line_terminal(tmp_path):
     app = make_app(DEEP, logs_dir=tmp_path,
                    run_source=functools.partial(ScriptedRun, step_time=0.002))
@@ -247,32 +265,35 @@ async def test_layer_table_scrolls_its_rows_under_a_fixed_header():
         assert not table.render_line(0).text.lstrip().startswith("layer")
 
 
-async def test_event_log_scrolls_without_relayout_of_the_screen():
-    """New lines grow the log's scrollable size, not the screen's layout; its scrollbar
-    and scrolling still follow (auto-scroll to the newest line, back to the first)."""
+def _log_app(state: RunState):
     from textual.app import App
-
-    from tuitrain.ui.widgets.eventlog import EventLog
-
-    state = RunState()
 
     class LogApp(App):
         def compose(self):
             yield EventLog(state)
 
-    app = LogApp()
-    async with app.run_test(size=(60, 10)) as pilot:
-        log = app.query_one(EventLog)
-        for i in range(40):
-            state.note(f"line {i}")
-        log.update_view()
+    return LogApp()
+
+
+def _add_lines(state: RunState, log, numbers) -> None:
+    for i in numbers:
+        state.note(f"line {i}")
+    log.update_view()
+
+
+async def test_event_log_scrolls_without_relayout_of_the_screen():
+    """New lines grow the log's scrollable size, not the screen's layout; its scrollbar
+    and scrolling still follow (auto-scroll to the newest line, back to the first)."""
+    state = RunState()
+    async with _log_app(state).run_test(size=(60, 10)) as pilot:
+        log = pilot.app.query_one(EventLog)
+        _add_lines(state, log, range(40))
         await pilot.pause()     # the scrollbar appears: that one lays the screen out
         layouts = []
-        original = app.screen._refresh_layout
-        app.screen._refresh_layout = lambda *a, **k: (layouts.append(1), original(*a, **k))[1]
-        for i in range(40, 80):
-            state.note(f"line {i}")
-        log.update_view()
+        screen = pilot.app.screen
+        original = screen._refresh_layout
+        screen._refresh_layout = lambda *a, **k: (layouts.append(1), original(*a, **k))[1]
+        _add_lines(state, log, range(40, 80))
         await pilot.pause()
         assert not layouts, "a new log line laid the whole screen out again"
         assert log.virtual_size.height == 80 and log.max_scroll_y > 0
@@ -282,3 +303,30 @@ async def test_event_log_scrolls_without_relayout_of_the_screen():
         log.scroll_home(animate=False)
         await pilot.pause()
         assert "line 0" in log.render_line(0).text
+
+
+async def test_event_log_follows_only_from_the_end_and_draws_a_batch_once():
+    """Scrolled back, new lines leave the reader where they are; at the end, the log
+    follows, and a batch of new lines with the scroll that follows them is one repaint."""
+    state = RunState()
+    async with _log_app(state).run_test(size=(60, 10)) as pilot:
+        log = pilot.app.query_one(EventLog)
+        _add_lines(state, log, range(40))
+        await pilot.pause()
+        assert "line 39" in log.render_line(log.size.height - 1).text
+        log.scroll_home(animate=False)
+        await pilot.pause()
+        _add_lines(state, log, [40])
+        await pilot.pause()
+        assert "line 0" in log.render_line(0).text      # the reader stays
+        assert log.scroll_y == 0
+        log.scroll_end(animate=False)
+        await pilot.pause()
+        painted = []
+        original = log.render_line
+        log.render_line = lambda y: (painted.append(y), original(y))[1]
+        _add_lines(state, log, range(41, 45))
+        for _ in range(3):
+            await pilot.pause()
+        assert "line 44" in original(log.size.height - 1).text
+        assert len(painted) == log.size.height, f"{len(painted)} lines painted"

@@ -10,6 +10,7 @@ from textual.reactive import Reactive
 from textual.widgets import RichLog
 
 from tuitrain.ui.runstate import RunState
+from tuitrain.ui.widgets.paintstyle import PaintStyle
 
 LEVEL_STYLES = {
     "info": ("·", "dim"), "epoch": ("◆", "cyan"), "control": ("▶", "bold green"),
@@ -17,8 +18,14 @@ LEVEL_STYLES = {
 }
 
 
-class EventLog(RichLog):
-    """Appends the RunState's new log lines (it keeps a bounded history of its own)."""
+class EventLog(PaintStyle, RichLog):
+    """Appends the RunState's new log lines (it keeps a bounded history of its own).
+
+    It follows the newest line while it is scrolled to the end; scrolled back, it stays
+    where the reader is. New lines and the scroll that follows them are drawn in one
+    repaint (RichLog's own auto-scroll waits for the next one, so each batch of lines
+    was drawn twice).
+    """
 
     DEFAULT_CSS = """
     EventLog { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }
@@ -45,11 +52,17 @@ class EventLog(RichLog):
             return
         lines = list(s.log)[-min(new, len(s.log)):]
         self._seen = s.log_seq
+        # Before its size is known RichLog defers the writes and scrolls by itself.
+        sized = bool(self.size.width)
+        follow = self.scroll_y >= self.max_scroll_y
         for line in lines:
             icon, style = LEVEL_STYLES.get(line.level, ("·", ""))
             stamp = time.strftime("%H:%M:%S", time.localtime(line.t))
             self.write(Text.assemble((stamp + " ", "dim"), (icon + " ", style),
-                                     (line.text, style if line.level in ("error", "warning") else "")))
+                                     (line.text, style if line.level in ("error", "warning") else "")),
+                       scroll_end=None if not sized else False)
+        if sized and follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def texts(self) -> list[str]:
         """Plain text of the lines shown (tests and review read it)."""

@@ -67,27 +67,30 @@ def log_range(values: np.ndarray, min_span: float = 2.0) -> tuple[float, float]:
 
 
 def grid(samples: list[np.ndarray], column: int, rows: int, cols: int) -> np.ndarray:
-    """A rows x cols matrix of log10 values (NaN: missing, inf: non-finite data)."""
+    """A rows x cols matrix of log10 values (NaN: missing, inf: non-finite data).
+
+    Row r is the mean log10 of layers ``int(r * L / rows)`` up to the next row's first
+    layer (at least one layer): a 100-layer net in 40 rows averages two or three layers
+    a row, a 4-layer one repeats each layer over several rows.
+    """
     if not samples or rows <= 0 or cols <= 0:
         return np.full((max(rows, 0), 0), np.nan)
     n = len(samples)
     pick = [int(c * n / cols) for c in range(cols)] if n > cols else list(range(n))
     data = np.stack([samples[i][:, column] for i in pick], axis=1).astype(np.float64)  # L x T
     layers = data.shape[0]
-    out = np.full((rows, data.shape[1]), np.nan)
     with np.errstate(all="ignore"):
         bad = ~np.isfinite(data) & ~np.isnan(data)
         logs = np.log10(np.abs(data))
-    for r in range(rows):
-        a = int(r * layers / rows)
-        b = max(a + 1, int((r + 1) * layers / rows))
-        block, blk_bad = logs[a:b], bad[a:b]
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)   # an all-missing group is fine
-            row = np.nanmean(np.where(np.isfinite(block), block, np.nan), axis=0)
-        row = np.where(blk_bad.any(axis=0), np.inf, row)
-        out[r] = row
-    return out
+    ok = np.isfinite(logs)
+    # Each row's first layer. reduceat sums from there up to the next row's first layer,
+    # or takes that one layer where the next row starts at the same one.
+    starts = np.arange(rows) * layers // rows
+    sums = np.add.reduceat(np.where(ok, logs, 0.0), starts, axis=0)
+    counts = np.add.reduceat(ok.astype(np.int64), starts, axis=0)
+    with np.errstate(all="ignore"):
+        mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return np.where(np.logical_or.reduceat(bad, starts, axis=0), np.inf, mean)
 
 
 def _levels(values: np.ndarray, lo: float, hi: float, n: int) -> np.ndarray:
@@ -101,6 +104,8 @@ def _levels(values: np.ndarray, lo: float, hi: float, n: int) -> np.ndarray:
 
 _PALETTE = [colour(i / (LEVELS - 1)) for i in range(LEVELS)]
 _STYLES: dict[tuple[int, int], Style] = {}
+_DIM = Style(dim=True)
+_GREY = Style(color="grey50", bgcolor="grey50")
 
 
 def _style(top: int, bot: int) -> Style:
@@ -157,39 +162,37 @@ class GradHeatmap(Widget):
         values = np.stack([x[:, col] for x in samples])
         lo, hi = log_range(np.abs(values))
         frozen = s.frozen if len(s.frozen) == samples[0].shape[0] else []
-        strips = [self._row(pix, y, lo, hi, no_color, frozen, rows) for y in range(rows)]
+        levels = _levels(pix, lo, hi, 5 if no_color else LEVELS)
+        strips = [self._row(levels, y, no_color, frozen, rows) for y in range(rows)]
         if self.cursor is not None:
             strips = self._mark(strips, s.grads.points()[0], pix.shape[1], w)
         strips.append(self._legend(lo, hi, w, no_color))
         return strips
 
-    def _row(self, pix: np.ndarray, y: int, lo: float, hi: float, no_color: bool,
-             frozen: list[bool], rows: int) -> Strip:
+    def _row(self, levels: np.ndarray, y: int, no_color: bool, frozen: list[bool],
+             rows: int) -> Strip:
+        """Text row ``y``: the gutter, then one cell per column (two pixel rows in colour)."""
         n_layers = len(self.state.layers) or 1
         first = int(y * n_layers / rows)
         label = "in" if y == 0 else "out" if y == rows - 1 else (
             str(first) if y % 4 == 0 else "")
-        segs = [Segment(f"{label:>{GUTTER - 1}} ", Style(dim=True))]
-        grey = Style(color="grey50", bgcolor="grey50")
+        segs = [Segment(f"{label:>{GUTTER - 1}} ", _DIM)]
         is_frozen = bool(frozen) and all(frozen[first:max(first + 1, int((y + 1) * n_layers / rows))])
         if no_color:
-            for v in _levels(pix[y], lo, hi, 5):
+            for v in levels[y].tolist():
                 segs.append(Segment("!" if v == _INF else " " if v == _NAN else _SHADES[v], _PLAIN))
             return Strip(segs)
         if is_frozen:
-            return Strip(segs + [Segment("▀" * pix.shape[1], grey)])
-        top, bot = _levels(pix[2 * y], lo, hi, LEVELS), _levels(pix[2 * y + 1], lo, hi, LEVELS)
+            return Strip(segs + [Segment("▀" * levels.shape[1], _GREY)])
+        top, bot = levels[2 * y], levels[2 * y + 1]
         # Runs of equal cells become one segment: fewer objects to build and to paint.
-        prev, count = None, 0
-        for key in zip(top.tolist(), bot.tolist()):
-            if key == prev:
-                count += 1
-                continue
-            if prev is not None:
-                segs.append(Segment("▀" * count, _style(*prev)))
-            prev, count = key, 1
-        if prev is not None:
-            segs.append(Segment("▀" * count, _style(*prev)))
+        code = (top + 2) * (LEVELS + 2) + (bot + 2)
+        ends = np.flatnonzero(np.diff(code)).tolist() + [len(code) - 1]
+        start = 0
+        top_l, bot_l = top.tolist(), bot.tolist()
+        for end in ends:
+            segs.append(Segment("▀" * (end - start + 1), _style(top_l[start], bot_l[start])))
+            start = end + 1
         return Strip(segs)
 
     def _mark(self, strips: list[Strip], xs: list, cols: int, w: int) -> list[Strip]:

@@ -23,6 +23,7 @@ from textual.strip import Strip
 
 from tuitrain.engine.events import STAT_COLUMNS
 from tuitrain.ui.runstate import RunState
+from tuitrain.ui.widgets.paintstyle import PaintStyle
 
 COLUMNS = (("norm", "norm"), ("mean", "mean"), ("std", "std"), ("max_abs", "max|g|"),
            ("zero_frac", "zeros"), ("update_ratio", "upd/w"), ("act_mean", "act μ"),
@@ -63,7 +64,7 @@ def _parse(style: str | Style) -> Style:
     return parsed
 
 
-class LayerTable(ScrollView, can_focus=True):
+class LayerTable(PaintStyle, ScrollView, can_focus=True):
     """One row per layer (input first); frozen layers are marked."""
 
     DEFAULT_CSS = """

@@ -2,15 +2,19 @@
 
 ``textual_plotext.PlotextPlot`` renders by decoding plotext's ANSI output with Rich's
 general decoder into a ``Text``, which Textual then converts to content and strips, on
-every repaint. That was most of the dashboard's drawing cost. Plotext's output uses a
-handful of SGR codes (24-bit and 256 colours, bold, reset), so :func:`ansi_to_strips`
-turns it straight into strips with cached styles, and :class:`StripPlot` keeps them
-until the plot's data (its ``version``), size or theme changes.
+every repaint. That was most of the dashboard's drawing cost. :class:`StripPlot` keeps
+its strips until the plot's data (its ``version``), size or theme changes, and builds
+them from plotext's character matrix (:func:`matrix_to_strips`): plotext's own last step
+writes the matrix out as an ANSI string cell by cell, which then had to be parsed back
+(about a third of a plot's drawing time at 64x27). :func:`ansi_to_strips` turns
+plotext's ANSI text into the same strips (a test holds the two to each other).
 """
 
 from __future__ import annotations
 
 import re
+
+import plotext._utility as plotext_utility
 
 from rich.color import Color
 from rich.segment import Segment
@@ -91,6 +95,45 @@ def ansi_to_strips(text: str, width: int) -> list[Strip]:
     return strips
 
 
+_CELL_STYLES: dict[tuple, Style] = {}
+
+
+def _cell_style(key: tuple) -> Style:
+    """The Style of plotext's (foreground, style, background) cell colours, through the
+    same SGR codes that plotext's ANSI output would use."""
+    try:
+        style = _CELL_STYLES.get(key)
+    except TypeError:   # a colour given as a list
+        key = tuple(tuple(c) if isinstance(c, list) else c for c in key)
+        style = _CELL_STYLES.get(key)
+    if style is None:
+        fg, bg, bold = None, None, False
+        for m in _SGR.finditer(plotext_utility.colors_to_ansi(*key)):
+            fg, bg, bold = _apply_sgr(m.group(1), fg, bg, bold)
+        style = _CELL_STYLES[key] = _style(fg, bg, bold)
+    return style
+
+
+def matrix_to_strips(matrix, width: int) -> list[Strip]:
+    """One strip per row of plotext's character matrix (top row first), ``width`` cells.
+
+    ``matrix`` is a built figure's ``monitor.matrix``: rows of markers, foreground,
+    style and background colours, bottom row first.
+    """
+    strips = []
+    for r in range(matrix.rows - 1, -1, -1):
+        marker = matrix.marker[r]
+        keys = list(zip(matrix.fullground[r], matrix.style[r], matrix.background[r]))
+        segments = []
+        start = 0
+        for c in range(1, len(keys) + 1):
+            if c == len(keys) or keys[c] != keys[start]:
+                segments.append(Segment("".join(marker[start:c]), _cell_style(keys[start])))
+                start = c
+        strips.append(Strip(segments).adjust_cell_length(width))
+    return strips
+
+
 class StripPlot(PlotextPlot):
     """A PlotextPlot whose drawing is rebuilt only when :attr:`version` moves on.
 
@@ -116,7 +159,10 @@ class StripPlot(PlotextPlot):
             plt.plotsize(width, height)
             plt._set_size(width, height)   # as PlotextPlot.render does (textual-plotext#5)
             plt.theme(self._get_plotext_theme_name(self.app.theme))
-            self._strips = ansi_to_strips(plt.build(), width)
+            # plt.build() without its last step (the ANSI string): the matrix is enough.
+            plt._set_sizes()
+            plt._build_matrix()
+            self._strips = matrix_to_strips(plt.monitor.matrix, width)
             self._strips_key = key
         if y < len(self._strips):
             return self._strips[y]
