@@ -332,3 +332,36 @@ async def test_event_log_follows_only_from_the_end_and_draws_a_batch_once():
             await pilot.pause()
         assert "line 44" in original(log.size.height - 1).text
         assert len(painted) == log.size.height, f"{len(painted)} lines painted"
+
+
+async def test_loss_plot_keeps_the_train_curve_visible_where_validation_meets_it():
+    """Train and validation losses in the same rows: the train curve is drawn over the
+    validation line (which goes under it), and each epoch's point is marked on top."""
+    from textual.app import App
+
+    from tuitrain.engine.events import EpochEnd, Step
+    from tuitrain.ui.widgets.curves import MetricPlot
+
+    st = RunState()
+    events = []
+    for i in range(1, 501):
+        events.append(Step(step=i, epoch=(i - 1) // 100, loss=2.3 * math.exp(-i / 30) + 0.4,
+                           accuracy=0.8, lr=1e-3, clip_mode="off", clip_threshold=1.0,
+                           grad_norm=1.0, clipped=False, samples_per_s=1e4))
+        if i % 100 == 0:
+            events.append(EpochEnd(epoch=i // 100 - 1, step=i, lr=1e-3, duration_s=0.1,
+                                   metrics={"loss": 0.45, "val_loss": 0.5}))
+    st.apply_all(events)
+
+    class PlotApp(App):
+        def compose(self):
+            yield MetricPlot(st, "loss")
+
+    async with PlotApp().run_test(size=(44, 10)) as pilot:
+        plot = pilot.app.query_one(MetricPlot)
+        plot.update_view()
+        await pilot.pause()
+        rows = [plot.render_line(y).text for y in range(plot.size.height)]
+        right = "".join(row[len(row) // 2:] for row in rows)
+        assert sum("\u2800" < ch <= "\u28ff" for ch in right) >= 8, "\n".join(rows)
+        assert "".join(rows).count("●") == 5

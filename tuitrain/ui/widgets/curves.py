@@ -79,14 +79,17 @@ class MetricPlot(StripPlot):
         xs, ys = thin(*finite_points(*series.points()), self.size.width)
         tag = f"{name} " if name else ""
         train_c = _TRAIN if index == 0 else ("magenta", "cyan", "green", "red")[index % 4]
-        if xs:
-            plt.plot(xs, ys, color=train_c, marker="braille", label=f"{tag}train" if name else None)
+        val_c = _VAL if index == 0 else train_c
         key = "val_" + self.metric
         val = [(step, m[key]) for _, step, m in st.epoch_metrics if key in m]
         vx, vy = finite_points([v[0] for v in val], [v[1] for v in val])
+        # The validation line goes under the train line (a cell shows one series: the
+        # dotted line between epochs would hide the train curve where they meet), and
+        # the epoch points on top while they are sparse enough not to hide it.
         if vx:
-            plt.plot(vx, vy, color=_VAL if index == 0 else train_c, marker="dot",
-                     label=f"{tag}val" if name else None)
-            if self.size.height >= 14:
-                plt.scatter(vx, vy, color=_VAL if index == 0 else train_c, marker="●")
+            plt.plot(vx, vy, color=val_c, marker="dot", label=f"{tag}val" if name else None)
+        if xs:
+            plt.plot(xs, ys, color=train_c, marker="braille", label=f"{tag}train" if name else None)
+        if vx and len(vx) <= self.size.width // 3:
+            plt.scatter(vx, vy, color=val_c, marker="●")
         return xs + vx
