@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tuitrain.data import FASHION_FILES, SUBSET_PATH, read_fashion_folder  # noqa: E402
+from tuitrain.datafiles import FASHION_FILES, SUBSET_PATH, read_fashion_folder  # noqa: E402
 
 SEED = 11  # chapter 11
 TRAIN_END = 55_000

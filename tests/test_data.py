@@ -17,16 +17,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tuitrain import data
-from tuitrain.data import (FASHION_FILES, FASHION_MNIST_CLASSES, DataError, find_fashion_mnist,
-                           load_data, read_fashion_folder)
+from tuitrain import datafiles
+from tuitrain.data import FASHION_MNIST_CLASSES, load_data
+from tuitrain.datafiles import FASHION_FILES, DataError, find_fashion_mnist, read_fashion_folder
 from tuitrain.preset import DataConfig
 
 
 def _real_folder() -> Path | None:
     for folder in (os.environ.get("TUITRAIN_DATA_DIR"),
                    Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion-mnist"):
-        if folder and data.is_fashion_folder(folder):
+        if folder and datafiles.is_fashion_folder(folder):
             return Path(folder)
     return None
 
@@ -42,7 +42,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("TUITRAIN_DATA_DIR", raising=False)
     monkeypatch.delenv("KERAS_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian" / "fashion-mnist")
+    monkeypatch.setattr(datafiles, "DEBIAN_DIR", tmp_path / "debian" / "fashion-mnist")
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_chapter_splits_from_env_dir(real, monkeypatch):
 
 @needs_real
 def test_subset_is_genuine_and_stratified(real):
-    s = data.read_subset()
+    s = datafiles.read_subset()
     x, y, x_test, y_test = real
     for part, n, lo, hi in (("train", 300, 0, 55000), ("valid", 60, 55000, 60000),
                             ("test", 100, 0, 10000)):
@@ -114,20 +114,20 @@ def test_subset_is_genuine_and_stratified(real):
 
 
 def test_subset_shape_and_size():
-    s = data.read_subset()
+    s = datafiles.read_subset()
     assert s["x_train"].shape == (3000, 28, 28) and s["x_train"].dtype == np.uint8
     assert np.bincount(s["y_train"]).tolist() == [300] * 10
     assert np.bincount(s["y_valid"]).tolist() == [60] * 10
     assert np.bincount(s["y_test"]).tolist() == [100] * 10
-    assert data.SUBSET_PATH.stat().st_size < 3_000_000
-    assert (data.SUBSET_PATH.parent / "LICENSE").read_text().count("Zalando") >= 1
+    assert datafiles.SUBSET_PATH.stat().st_size < 3_000_000
+    assert (datafiles.SUBSET_PATH.parent / "LICENSE").read_text().count("Zalando") >= 1
 
 
 # --- the lookup order ----------------------------------------------------------------------
 
 def test_lookup_order(tmp_path, monkeypatch):
     home = tmp_path / "home"
-    debian = fake_folder(data.DEBIAN_DIR)
+    debian = fake_folder(datafiles.DEBIAN_DIR)
     assert find_fashion_mnist() == debian
     default_cache = fake_folder(home / ".keras" / "datasets" / "fashion-mnist")
     assert find_fashion_mnist() == default_cache
@@ -197,7 +197,7 @@ def test_validation_from_start_and_end(tmp_path):
 def test_standardize_per_pixel_on_train():
     ds = load_data(cfg(source="subset", normalization="standardize"))
     mean, std = ds.x_train.mean(axis=0), ds.x_train.std(axis=0)
-    raw_std = data.read_subset()["x_train"].std(axis=0)
+    raw_std = datafiles.read_subset()["x_train"].std(axis=0)
     assert np.abs(mean).max() < 1e-4
     np.testing.assert_allclose(std[raw_std > 0], 1.0, atol=1e-3)
     assert np.all(np.isfinite(ds.x_test)) and np.all(np.isfinite(ds.x_valid))
@@ -242,7 +242,7 @@ def test_transfer_b_and_limit(tmp_path):
 def test_limit_on_subset():
     ds = load_data(cfg(source="subset", limit=200))
     assert len(ds.x_train) == 200 and len(ds.x_test) == 1000
-    np.testing.assert_array_equal(ds.y_train, data.read_subset()["y_train"][:200])
+    np.testing.assert_array_equal(ds.y_train, datafiles.read_subset()["y_train"][:200])
 
 
 def test_corrupt_idx_file(tmp_path):
@@ -334,6 +334,6 @@ def test_task_and_subset_only_for_fashion_mnist(tmp_path):
 
 
 def test_download_never_attempted_offline(monkeypatch):
-    assert data.download_allowed() is False
+    assert datafiles.download_allowed() is False
     monkeypatch.delenv("TUITRAIN_OFFLINE")
-    assert data.download_allowed() is False  # under pytest
+    assert datafiles.download_allowed() is False  # under pytest

@@ -5,35 +5,27 @@ full release, found on disk or downloaded by Keras, or the embedded subset that 
 ``tuitrain/datasets/``), MNIST and CIFAR10 (Keras cache or download) and a user's ``.npz``;
 the train / validation / test splits, the sample limit, the transfer tasks A and B of
 chapter 11 and the normalization (none, /255, per-pixel standardization).
-``find_fashion_mnist()`` applies the lookup order; ``DataError`` carries one-line messages.
+Finding and reading the files is :mod:`tuitrain.datafiles`; its ``DataError`` (one-line
+messages for the user) is what ``load_data`` raises.
 
 No Keras import unless a download is attempted: reading the IDX files takes about a second.
 """
 
 from __future__ import annotations
 
-import functools
-import gzip
 import os
 import pickle
-import socket
-import struct
-import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from tuitrain import datafiles
+from tuitrain.datafiles import (ENV_DATA_DIR, FASHION_FILES, HOW_TO_GET, DataError,
+                                read_fashion_folder)
 from tuitrain.preset import DataConfig
 
-FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-SUBSET_PATH = Path(__file__).parent / "datasets" / "fashion_mnist_subset.npz"
-ENV_DATA_DIR = "TUITRAIN_DATA_DIR"
-ENV_OFFLINE = "TUITRAIN_OFFLINE"
-KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 MNIST_CLASSES = [str(i) for i in range(10)]
@@ -45,13 +37,6 @@ _A_CLASSES = [c for c in range(10) if c not in (_B_NEG, _B_POS)]
 _A_REMAP = np.full(10, -1, np.int32)
 _A_REMAP[_A_CLASSES] = np.arange(8)
 _STD_EPS = 1e-7
-HOW_TO_GET = ("get it with `apt-get install dataset-fashion-mnist`, or "
-              "keras.datasets.fashion_mnist.load_data() (downloads into ~/.keras), or set "
-              f"{ENV_DATA_DIR} (or data.path) to a folder holding the four .gz files")
-
-
-class DataError(Exception):
-    """A dataset that cannot be found or read; the message is one line for the user."""
 
 
 @dataclass
@@ -72,118 +57,6 @@ class Dataset:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
-
-
-# --- reading files -------------------------------------------------------------------------
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """A gzip'd IDX file (ubyte data) as a read-only uint8 array of its stated shape."""
-    try:
-        with gzip.open(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError) as e:
-        raise DataError(f"{path}: not a readable gzip IDX file ({e})") from None
-    if len(data) < 4 or data[0] or data[1] or data[2] != 0x08:
-        raise DataError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    if len(data) - header != int(np.prod(dims)):
-        raise DataError(f"{path}: IDX header says {dims} but holds {len(data) - header} bytes")
-    return np.frombuffer(data, np.uint8, offset=header).reshape(dims)
-
-
-def is_fashion_folder(folder: str | os.PathLike | None) -> bool:
-    """True when ``folder`` holds the four Fashion-MNIST IDX .gz files."""
-    return folder is not None and all((Path(folder) / f).is_file() for f in FASHION_FILES)
-
-
-def read_fashion_folder(folder: str | os.PathLike) -> tuple[np.ndarray, ...]:
-    """(x_train, y_train, x_test, y_test) as uint8 from a Fashion-MNIST folder (cached)."""
-    folder = Path(folder).resolve()
-    stamp = tuple((folder / f).stat().st_mtime_ns for f in FASHION_FILES)
-    return _read_fashion_cached(str(folder), stamp)
-
-
-@functools.lru_cache(maxsize=2)
-def _read_fashion_cached(folder: str, _stamp: tuple) -> tuple[np.ndarray, ...]:
-    x_train, y_train, x_test, y_test = (read_idx(Path(folder) / f) for f in FASHION_FILES)
-    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
-        raise DataError(f"{folder}: image and label files have different lengths")
-    return x_train, y_train, x_test, y_test
-
-
-@functools.lru_cache(maxsize=1)
-def read_subset() -> dict[str, np.ndarray]:
-    """The embedded subset's arrays (x/y/idx for train, valid, test), uint8 images."""
-    with np.load(SUBSET_PATH, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
-# --- finding Fashion-MNIST -----------------------------------------------------------------
-
-def keras_home() -> Path:
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
-
-
-def _candidates(path: str | None) -> list[tuple[Path, str]]:
-    found = [(Path(path).expanduser(), "data.path")] if path else []
-    if os.environ.get(ENV_DATA_DIR):
-        found.append((Path(os.environ[ENV_DATA_DIR]).expanduser(), ENV_DATA_DIR))
-    found.append((keras_home() / "datasets" / "fashion-mnist", "keras cache"))
-    found.append((DEBIAN_DIR, "Debian package dataset-fashion-mnist"))
-    return found
-
-
-def download_allowed(host: str = "storage.googleapis.com", timeout: float = 3.0) -> bool:
-    """Whether a Keras download may be tried: not offline, not under pytest, host reachable."""
-    if os.environ.get(ENV_OFFLINE, "") not in ("", "0") or "PYTEST_CURRENT_TEST" in os.environ:
-        return False
-    ok: list[bool] = []
-
-    def probe() -> None:
-        try:
-            socket.create_connection((host, 443), timeout=timeout).close()
-            ok.append(True)
-        except OSError:
-            pass
-
-    # A thread bounds the whole probe, DNS included, which create_connection's timeout does not.
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout)
-    return bool(ok)
-
-
-def _keras_download_fashion() -> Path | None:
-    """The download keras.datasets.fashion_mnist.load_data() does; the folder, or None."""
-    if not download_allowed():
-        return None
-    try:
-        import keras
-        paths = [keras.utils.get_file(f, origin=KERAS_ORIGIN + f,
-                                      cache_subdir=os.path.join("datasets", "fashion-mnist"))
-                 for f in FASHION_FILES]
-    except Exception:  # any failure means "not available"; the caller explains what to do
-        return None
-    folder = Path(paths[0]).parent
-    return folder if is_fashion_folder(folder) else None
-
-
-def _locate(path: str | None = None, download: bool = True) -> tuple[Path, str] | None:
-    for folder, origin in _candidates(path):
-        if is_fashion_folder(folder):
-            return folder, origin
-    if download and (folder := _keras_download_fashion()) is not None:
-        return folder, "keras download"
-    return None
-
-
-def find_fashion_mnist(path: str | None = None, download: bool = True) -> Path | None:
-    """The first folder holding Fashion-MNIST: ``path``, $TUITRAIN_DATA_DIR,
-    $KERAS_HOME/datasets/fashion-mnist (default ~/.keras), Debian's folder, a Keras download."""
-    found = _locate(path, download)
-    return found[0] if found else None
 
 
 # --- splits, tasks, normalization ----------------------------------------------------------
@@ -232,26 +105,27 @@ def _normalize(xs: list[np.ndarray], how: str) -> list[np.ndarray]:
 
 def _fashion(cfg: DataConfig, notices: list[str]) -> tuple[tuple, str]:
     if cfg.source != "subset":
-        if cfg.path and not is_fashion_folder(cfg.path):
+        if cfg.path and not datafiles.is_fashion_folder(cfg.path):
             missing = [f for f in FASHION_FILES if not (Path(cfg.path).expanduser() / f).is_file()]
             raise DataError(f"data.path = {cfg.path}: missing {', '.join(missing)}; {HOW_TO_GET}")
         env = os.environ.get(ENV_DATA_DIR)
-        if env and not cfg.path and not is_fashion_folder(Path(env).expanduser()):
+        if env and not cfg.path and not datafiles.is_fashion_folder(Path(env).expanduser()):
             notices.append(f"{ENV_DATA_DIR}={env} does not hold the four Fashion-MNIST "
                            "files; ignored")
-        found = _locate(cfg.path)
+        found = datafiles.locate_fashion_mnist(cfg.path)
         if found is not None:
             folder, origin = found
             x, y, x_test, y_test = read_fashion_folder(folder)
             return (*_split(x, y, cfg), x_test, y_test), f"{folder} ({origin})"
         if cfg.source == "full":
+            cache = datafiles.keras_home() / "datasets" / "fashion-mnist"
             raise DataError(f"Fashion-MNIST not found (looked in data.path, ${ENV_DATA_DIR}, "
-                            f"{keras_home() / 'datasets' / 'fashion-mnist'}, {DEBIAN_DIR}; "
-                            f"no download possible); {HOW_TO_GET}")
+                            f"{cache}, {datafiles.DEBIAN_DIR}; no download possible); {HOW_TO_GET}")
     try:
-        s = read_subset()
+        s = datafiles.read_subset()
     except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise DataError(f"the embedded subset {SUBSET_PATH} cannot be read ({e})") from None
+        raise DataError(f"the embedded subset {datafiles.SUBSET_PATH} cannot be read ({e})"
+                        ) from None
     n_train, n_test, cap = len(s["x_train"]), len(s["x_test"]), len(s["x_valid"])
     if cfg.source == "auto":
         notices.append(f"Fashion-MNIST not found: using the embedded subset ({n_train} train / "
@@ -272,7 +146,7 @@ def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _keras_dataset(name: str) -> tuple[tuple, str]:
-    cache = keras_home() / "datasets"
+    cache = datafiles.keras_home() / "datasets"
     if name == "mnist" and (cache / "mnist.npz").is_file():
         with np.load(cache / "mnist.npz", allow_pickle=False) as z:
             arrays = (z["x_train"], z["y_train"], z["x_test"], z["y_test"])
@@ -285,7 +159,7 @@ def _keras_dataset(name: str) -> tuple[tuple, str]:
             return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
                     x_test, y_test), f"keras cache {d}"
     host = "www.cs.toronto.edu" if name == "cifar10" else "storage.googleapis.com"
-    if download_allowed(host):
+    if datafiles.download_allowed(host):
         try:
             import keras
             (x, y), (x_test, y_test) = getattr(keras.datasets, name).load_data()
