@@ -365,3 +365,25 @@ async def test_loss_plot_keeps_the_train_curve_visible_where_validation_meets_it
         right = "".join(row[len(row) // 2:] for row in rows)
         assert sum("\u2800" < ch <= "\u28ff" for ch in right) >= 8, "\n".join(rows)
         assert "".join(rows).count("●") == 5
+
+
+async def test_header_of_an_ended_run_follows_a_theme_change():
+    """The header keeps its painted lines between updates; a new theme repaints them
+    (an ended run's header gets no more updates)."""
+    from textual.app import App
+
+    st = RunState()
+    st.state, st.step, st.preset = "finished", 470, {"name": "quickstart"}
+
+    class HeaderApp(App):
+        def compose(self):
+            yield RunHeader(st)
+
+    async with HeaderApp().run_test(size=(100, 4)) as pilot:
+        header = pilot.app.query_one(RunHeader)
+        await pilot.pause()
+        assert "FINISHED" in header.render_line(0).text
+        dark = list(header.render_line(1))[-1].style.bgcolor
+        pilot.app.theme = "textual-light"
+        await pilot.pause()
+        assert list(header.render_line(1))[-1].style.bgcolor != dark

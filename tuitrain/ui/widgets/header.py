@@ -55,6 +55,7 @@ class RunHeader(Widget):
         super().__init__(**kwargs)
         self.state = state
         self._strips: list[Strip] | None = None
+        self._strips_theme: str | None = None
 
     def update_view(self) -> None:
         self._strips = None
@@ -67,10 +68,11 @@ class RunHeader(Widget):
         return Text("\n").join([self._line1(), self._line2()])
 
     def render_line(self, y: int) -> Strip:
-        """The two lines as strips, built once per update: the header redraws twice a
-        second, and Textual's general path for a rendered ``Text`` cost about 1 ms a
-        repaint (measured), this about a tenth of that."""
-        if self._strips is None:
+        """The two lines as strips, built once per update (and theme): the header redraws
+        twice a second, and Textual's general path for a rendered ``Text`` took 0.73 ms a
+        repaint against 0.30 ms for this (measured)."""
+        if self._strips is None or self._strips_theme != self.app.theme:
+            self._strips_theme = self.app.theme
             base, console, width = self.rich_style, self.app.console, self.size.width
             self._strips = [
                 Strip(list(line.render(console))).apply_style(base).adjust_cell_length(width, base)
