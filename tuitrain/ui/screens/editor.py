@@ -25,9 +25,8 @@ from textual.widgets import (
 from tuitrain.preset import (
     Preset, PresetError, field_errors, preset_to_toml_dict, read_toml, validate_preset,
 )
-from tuitrain.ui.screens.editor_form import (
-    ModelNode, Node, ScalarNode, UnionNode, build_form, locate,
-)
+from tuitrain.ui.screens.editor_fields import Node, ScalarNode
+from tuitrain.ui.screens.editor_form import ModelNode, UnionNode, build_form, locate
 from tuitrain.ui.screens.dialogs import ConfirmDialog
 from tuitrain.ui.screens.home import HomeScreen, binding_commands
 

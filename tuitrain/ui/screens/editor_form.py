@@ -5,195 +5,22 @@ nodes that read them: ``Literal`` -> Select, ``bool`` -> Switch, numbers and str
 Input, discriminated unions (optimizer, schedule) -> a Select that shows one member's
 fields, the layer list -> TOML text in a TextArea, and anything else -> a TOML value.
 The form never validates on its own: the editor sends ``value()`` to ``validate_preset``.
+The leaves (one field's widgets, scalar and layer-list nodes) are in
+:mod:`tuitrain.ui.screens.editor_fields`; the sections and unions are here.
 """
 
 from __future__ import annotations
 
-import json
-import tomllib
-import types
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Input, Label, Select, Switch, TextArea
+from textual.widgets import Label, Switch
 
-LABEL_WIDTH, INDENT = 24, 2
-MISSING: Any = object()
-"""A field left empty: omitted from the dict, so pydantic applies its default."""
-
-
-def _strip(ann: Any) -> Any:
-    while get_origin(ann) is Annotated:
-        ann = get_args(ann)[0]
-    return ann
-
-
-def _optional(ann: Any) -> tuple[Any, bool]:
-    ann = _strip(ann)
-    if get_origin(ann) in (Union, types.UnionType):
-        args = [a for a in get_args(ann) if a is not type(None)]
-        if len(args) < len(get_args(ann)):
-            return (_strip(args[0]) if len(args) == 1 else Union[tuple(args)]), True
-    return ann, False
-
-
-def _is_model(ann: Any) -> bool:
-    return isinstance(ann, type) and issubclass(ann, BaseModel)
-
-
-def toml_value(value: Any) -> str:
-    """One value as inline TOML (``{ kind = "l2", l2 = 0.01 }``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, str):
-        return json.dumps(value)
-    return repr(value)
-
-
-def layers_to_toml(layers: list[dict]) -> str:
-    """The layer list as ``[[layers]]`` tables with inline sub-tables, one key a line."""
-    blocks = []
-    for layer in layers:
-        lines = ["[[layers]]"] + [f"{k} = {toml_value(v)}" for k, v in layer.items()]
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks) + "\n"
-
-
-def _number(text: str, kind: type) -> Any:
-    try:
-        return kind(text) if kind is int else float(text)
-    except ValueError:
-        return text  # pydantic names the problem ("should be a valid number")
-
-
-class FormField(Vertical):
-    """One labelled control with the error line under it."""
-
-    def __init__(self, path: str, control: Widget, help_text: str) -> None:
-        super().__init__(classes="form-field")
-        self.path, self.control, self.help_text = path, control, help_text
-        self.error = Label("", classes="error")
-        self.error.display = False
-        self.depth = 0
-
-    def compose(self):
-        with Horizontal(classes="field-row"):
-            label = Label(self.path.rsplit(".", 1)[-1], classes="field-label")
-            # Nested labels are narrower so every control starts in the same column.
-            label.styles.width = LABEL_WIDTH - INDENT * self.depth
-            yield label
-            yield self.control
-        self.error.styles.padding = (0, 0, 0, LABEL_WIDTH - INDENT * self.depth)
-        yield self.error
-
-    def set_error(self, message: str | None) -> None:
-        self.error.update(f"✗ {message}" if message else "")
-        self.error.display = bool(message)
-
-
-class Node:
-    """Reads one part of the form back into preset data."""
-
-    path: str
-    box: FormField | "FormGroup"
-
-    def value(self) -> Any:
-        raise NotImplementedError
-
-    def local_error(self) -> str | None:
-        """An error found before pydantic sees the value (a TOML syntax error)."""
-        return None
-
-    def nodes(self):
-        yield self
-
-
-class ScalarNode(Node):
-    def __init__(self, path: str, ann: Any, optional: bool, current: Any, help_text: str):
-        self.path, self.ann, self.optional = path, ann, optional
-        self.kind = "text"
-        if get_origin(ann) is Literal:
-            self.kind = "select"
-            opts = [(str(v), v) for v in get_args(ann)]
-            value = current if current in get_args(ann) else Select.NULL
-            control: Widget = Select(opts, value=value, allow_blank=value is Select.NULL,
-                                     compact=True)
-        elif ann is bool:
-            self.kind = "switch"
-            control = Switch(value=bool(current) if current is not MISSING else False)
-        elif get_origin(ann) in (list, tuple) and get_args(ann):
-            self.kind, self.item = "list", _strip(get_args(ann)[0])
-            text = ", ".join(str(v) for v in current) if isinstance(current, (list, tuple)) else ""
-            control = Input(text, compact=True, placeholder="comma-separated")
-        elif ann in (int, float, str):
-            self.kind = {int: "int", float: "float", str: "str"}[ann]
-            text = "" if current in (MISSING, None) else str(current)
-            control = Input(text, compact=True, placeholder="(default)" if optional else "")
-        else:
-            # Name-or-table unions (initializers): bare words are names, tables are TOML.
-            text = "" if current in (MISSING, None) else (
-                current if isinstance(current, str) else toml_value(current))
-            control = Input(text, compact=True, placeholder='a name, or { name = "..." }')
-        control.tooltip = help_text
-        self.control = control
-        self.box = FormField(path, control, help_text)
-
-    def value(self) -> Any:
-        c = self.control
-        if self.kind == "select":
-            return MISSING if c.value is Select.NULL else c.value
-        if self.kind == "switch":
-            return c.value
-        text = c.value.strip()
-        if not text:
-            return MISSING if self.optional or self.kind != "str" else ""
-        if self.kind == "str":
-            return text
-        if self.kind in ("int", "float"):
-            return _number(text, int if self.kind == "int" else float)
-        if self.kind == "list":
-            kind = int if self.item is int else float
-            return [_number(p.strip(), kind) for p in text.strip("[]()").split(",") if p.strip()]
-        try:
-            return tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
-            return text
-
-    def set_value(self, value: Any) -> None:
-        if self.kind in ("select", "switch"):
-            self.control.value = value
-        else:
-            self.control.value = str(value)
-
-
-class LayersNode(Node):
-    """A list of layer tables, edited as TOML and validated with the whole preset."""
-
-    def __init__(self, path: str, current: Any, help_text: str):
-        self.path = path
-        self.control = TextArea(layers_to_toml(current) if current not in (MISSING, None) else "",
-                                language=None, soft_wrap=False, tab_behavior="indent",
-                                classes="layers")
-        self.control.tooltip = help_text
-        self.box = FormField(path, self.control, help_text)
-
-    def _parse(self) -> tuple[Any, str | None]:
-        try:
-            return tomllib.loads(self.control.text).get("layers", []), None
-        except tomllib.TOMLDecodeError as exc:
-            return MISSING, f"TOML syntax error: {exc}"
-
-    def value(self) -> Any:
-        return self._parse()[0]
-
-    def local_error(self) -> str | None:
-        return self._parse()[1]
+from tuitrain.ui.screens.editor_fields import (INDENT, LABEL_WIDTH, MISSING, LayersNode, Node,
+                                               ScalarNode, is_model, strip_annotated,
+                                               unwrap_optional)
 
 
 class FormGroup(Vertical):
@@ -287,7 +114,7 @@ class UnionNode(Node):
         data = data if isinstance(data, dict) else {}
         self.members: dict[str, ModelNode] = {}
         self.tag_to_member: dict[str, str] = {}
-        for cls in get_args(_strip(ann)):
+        for cls in get_args(strip_annotated(ann)):
             key = cls.__name__.lower()
             for tag in get_args(cls.model_fields[disc].annotation):
                 self.tag_to_member[tag] = key
@@ -352,10 +179,10 @@ class UnionNode(Node):
 
 def build_node(path: str, ann: Any, disc: str | None, current: Any, help_text: str) -> Node:
     """The node (and widgets) for one field of a preset model."""
-    inner, optional = _optional(ann)
+    inner, optional = unwrap_optional(ann)
     if disc:
         return UnionNode(path, inner, disc, current, help_text)
-    if _is_model(inner):
+    if is_model(inner):
         return ModelNode(path, inner, current, optional=optional)
     if get_origin(inner) is list and _is_model_union(get_args(inner)[0]):
         return LayersNode(path, current, help_text)
@@ -363,8 +190,8 @@ def build_node(path: str, ann: Any, disc: str | None, current: Any, help_text: s
 
 
 def _is_model_union(ann: Any) -> bool:
-    ann = _strip(ann)
-    return any(_is_model(_strip(a)) for a in get_args(ann)) or _is_model(ann)
+    ann = strip_annotated(ann)
+    return any(is_model(strip_annotated(a)) for a in get_args(ann)) or is_model(ann)
 
 
 def build_form(cls: type[BaseModel], data: dict) -> ModelNode:
