@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from tuitrain.engine.control import Control, ControlError
 from tuitrain.ui.bridge import BatchingSink, EventsBatch
+from tuitrain.ui.commands import binding_commands
 from tuitrain.ui.runstate import RunState
 from tuitrain.ui.screens.dialogs import ClipDialog, ConfirmDialog
 from tuitrain.ui.screens.help import HelpScreen
@@ -280,11 +281,4 @@ class DashboardScreen(Screen):
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         """Every key's action that applies now, for the command palette."""
-        seen: set[str] = set()
-        for _key, b in self._bindings:
-            if b.action in seen or not self.check_action(b.action, ()):
-                continue
-            seen.add(b.action)
-            keys = self.app.get_key_display(b)
-            yield SystemCommand(f"{b.description} ({keys})", b.tooltip or b.description,
-                                lambda a=b.action: self.run_action(a))
+        return binding_commands(self)

@@ -28,7 +28,8 @@ from tuitrain.preset import (
 from tuitrain.ui.screens.editor_fields import Node, ScalarNode
 from tuitrain.ui.screens.editor_form import ModelNode, UnionNode, build_form, locate
 from tuitrain.ui.screens.dialogs import ConfirmDialog
-from tuitrain.ui.screens.home import HomeScreen, binding_commands
+from tuitrain.ui.commands import binding_commands
+from tuitrain.ui.screens.home import HomeScreen
 
 WIDE = 150
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")

@@ -7,7 +7,6 @@ for the app to act on; editing is handled here, by pushing the preset editor.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -20,95 +19,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
-from tuitrain.catalog import list_presets
-from tuitrain.preset import Preset, PresetError, load_preset
-from tuitrain.runlog import RunSummary, list_runs
-
-
-@dataclass
-class PresetEntry:
-    """One row of the preset list: a valid preset, or a file with its one-line error."""
-
-    name: str
-    path: Path
-    preset: Preset | None = None
-    error: str | None = None
-    origin: str = "shipped"
-
-    @property
-    def chapter(self) -> str:
-        return (self.preset.chapter or "") if self.preset else ""
-
-    @property
-    def description(self) -> str:
-        if self.preset is None:
-            return self.error or ""
-        text = self.preset.description
-        # Shipped descriptions start with "R01: ..."; the Run column already says so.
-        if self.chapter and text.startswith(f"{self.chapter}: "):
-            text = text[len(self.chapter) + 2:]
-        return text
-
-
-def load_preset_entries(extra_dirs: list[Path] = ()) -> list[PresetEntry]:
-    """The catalog's presets (shipped, then the user's), each loaded for starting a run."""
-    entries = []
-    for item in list_presets(extra_dirs):
-        try:
-            preset, error = (load_preset(item.path), None) if item.ok else (None, item.error)
-        except PresetError as exc:
-            preset, error = None, str(exc)
-        if error:
-            # The row already names the file; keep "field: reason".
-            error = error.removeprefix(f"{item.path}: ")
-        entries.append(PresetEntry(item.name, item.path, preset, error, item.origin))
-    return entries
-
-
-def load_runs(logs_dir: Path) -> list[RunSummary]:
-    """Run summaries from the run log, newest first."""
-    return list_runs(logs_dir)
-
-
-def _ago(started_at: float | None, now: float | None = None) -> str:
-    if not started_at:
-        return "-"
-    delta = (now or time.time()) - started_at
-    for unit, secs in (("d", 86400), ("h", 3600), ("min", 60)):
-        if delta >= secs:
-            return f"{int(delta // secs)} {unit} ago"
-    return "just now"
-
-
-def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, (int, float)) or seconds <= 0:
-        return "-"
-    m, s = divmod(int(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def binding_commands(screen: Screen) -> Iterable[SystemCommand]:
-    """The screen's key actions that apply now, as command-palette entries."""
-    seen: set[str] = set()
-    for _key, b in screen._bindings:
-        if b.action in seen or not screen.check_action(b.action, ()):
-            continue
-        seen.add(b.action)
-        yield SystemCommand(f"{b.description} ({screen.app.get_key_display(b)})",
-                            b.tooltip or b.description, lambda a=b.action: screen.run_action(a))
-
-
-def _short_name(run: RunSummary) -> str:
-    # Folder names are "<date>_<time>_<preset>"; the Started column already has the time.
-    stem = run.name.split("_", 2)
-    return stem[2] if len(stem) == 3 and stem[0][:2].isdigit() else run.name
-
-
-_STATUS_STYLE = {
-    "finished": "green", "running": "cyan", "paused": "yellow", "stopped": "yellow",
-    "interrupted": "yellow", "failed": "bold red",
-}
+from tuitrain.preset import Preset
+from tuitrain.runlog import RunSummary
+from tuitrain.ui.commands import binding_commands
+from tuitrain.ui.screens.home_rows import (STATUS_STYLE, PresetRow, ago, duration_text,
+                                           load_preset_rows, load_runs, short_run_name)
 
 
 class HomeScreen(Screen):
@@ -166,7 +81,7 @@ class HomeScreen(Screen):
         self.logs_dir = Path(logs_dir)
         self.preset_dirs = list(preset_dirs)
         self.user_presets_dir = user_presets_dir
-        self.entries: list[PresetEntry] = []
+        self.entries: list[PresetRow] = []
         self.runs: list[RunSummary] = []
         self.marked: list[Path] = []
 
@@ -195,7 +110,7 @@ class HomeScreen(Screen):
     def refresh_lists(self) -> None:
         """Re-read presets and runs (after a run ended or a preset was saved)."""
         extra = self.preset_dirs + ([self.user_presets_dir] if self.user_presets_dir else [])
-        self.entries = load_preset_entries(extra)
+        self.entries = load_preset_rows(extra)
         self.runs = load_runs(self.logs_dir)
         folders = {Path(r.folder) for r in self.runs}
         self.marked = [f for f in self.marked if f in folders]
@@ -244,12 +159,12 @@ class HomeScreen(Screen):
             total = getattr(r, "epochs_total", None)
             table.add_row(
                 Text("●", style="bold magenta") if Path(r.folder) in self.marked else " ",
-                _short_name(r),
-                Text(status, style=_STATUS_STYLE.get(status, "")),
+                short_run_name(r),
+                Text(status, style=STATUS_STYLE.get(status, "")),
                 f"{getattr(r, 'epochs_done', 0)}/{total if total else '?'}",
                 f"{acc:.4f}" if isinstance(acc, (int, float)) else "-",
-                _duration(getattr(r, "duration_s", None)),
-                _ago(getattr(r, "started_at", None)),
+                duration_text(getattr(r, "duration_s", None)),
+                ago(getattr(r, "started_at", None)),
                 key=str(i),
             )
         table.display = bool(self.runs)
@@ -263,7 +178,7 @@ class HomeScreen(Screen):
         focused = self.focused
         return focused.id if isinstance(focused, DataTable) else "presets"
 
-    def current_entry(self) -> PresetEntry | None:
+    def current_entry(self) -> PresetRow | None:
         """The highlighted preset row."""
         row = self.query_one("#presets", DataTable).cursor_row
         return self.entries[row] if 0 <= row < len(self.entries) else None

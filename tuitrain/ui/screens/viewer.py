@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.screen import Screen
 
 from tuitrain.ui.screens.help import HelpScreen
-from tuitrain.ui.screens.home import binding_commands
+from tuitrain.ui.commands import binding_commands
 
 
 class ViewerScreen(Screen):
