@@ -387,3 +387,18 @@ async def test_header_of_an_ended_run_follows_a_theme_change():
         pilot.app.theme = "textual-light"
         await pilot.pause()
         assert list(header.render_line(1))[-1].style.bgcolor != dark
+
+
+def test_step_axis_ticks_are_round_numbers_within_the_range():
+    from tuitrain.ui.widgets.curves import step_label, step_ticks
+
+    assert step_ticks(32, 20000) == [5000, 10000, 15000, 20000]
+    assert [step_label(t) for t in step_ticks(32, 20000)] == ["5000", "10k", "15k", "20k"]
+    assert step_ticks(1, 470) == [100, 200, 300, 400]
+    assert step_ticks(1, 3) == [1, 2, 3] and step_ticks(7, 7) == [7]
+    assert step_label(1_000_000) == "1M"
+    for lo, hi in ((1, 2), (5, 9), (94, 376), (1, 62), (3, 999_999), (10, 10**7)):
+        ticks = step_ticks(lo, hi)
+        assert 1 <= len(ticks) <= 5 and lo <= ticks[0] and ticks[-1] <= hi
+        steps = {b - a for a, b in zip(ticks, ticks[1:])}
+        assert len(steps) <= 1 and all(str(s).strip("0") in ("1", "2", "5") for s in steps)

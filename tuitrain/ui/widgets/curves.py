@@ -12,17 +12,32 @@ _VAL = (255, 170, 40)
 CURSOR = (235, 235, 235)
 
 
+def step_ticks(lo: int, hi: int, most: int = 5) -> list[int]:
+    """Round whole steps between ``lo`` and ``hi``: the finest multiples of 1, 2 or 5 x 10^k
+    that give at most ``most`` ticks (5000 / 10k / 15k rather than 5024 / 10.016k)."""
+    if hi <= lo:
+        return [lo]
+    mag = 10 ** max(0, math.floor(math.log10((hi - lo) / most)))
+    for step in (m * mag * k for k in (1, 10, 100) for m in (1, 2, 5)):
+        first = -(-lo // step) * step
+        ticks = list(range(first, hi + 1, step))
+        if len(ticks) <= most:
+            return ticks or [lo]
+    return [lo, hi]
+
+
+def step_label(t: int) -> str:
+    if t >= 1_000_000:
+        return f"{t / 1e6:g}M"
+    return f"{t / 1000:g}k" if t >= 10_000 else str(t)
+
+
 def int_ticks(plt, xs: list) -> None:
-    """Whole-step x ticks (plotext would print 245.2 for a step count)."""
+    """Whole-step x ticks at round numbers (plotext would print 245.2 for a step count)."""
     if not xs:
         return
-    lo, hi = int(min(xs)), int(max(xs))
-    if hi <= lo:
-        plt.xticks([lo], [str(lo)])
-        return
-    n = 4
-    ticks = sorted({round(lo + (hi - lo) * i / n) for i in range(n + 1)})
-    plt.xticks(ticks, [f"{t/1000:g}k" if t >= 10_000 else str(t) for t in ticks])
+    ticks = step_ticks(int(min(xs)), int(max(xs)))
+    plt.xticks(ticks, [step_label(t) for t in ticks])
 
 
 def finite_points(xs: list, ys: list) -> tuple[list, list]:
