@@ -402,3 +402,29 @@ def test_step_axis_ticks_are_round_numbers_within_the_range():
         assert 1 <= len(ticks) <= 5 and lo <= ticks[0] and ticks[-1] <= hi
         steps = {b - a for a, b in zip(ticks, ticks[1:])}
         assert len(steps) <= 1 and all(str(s).strip("0") in ("1", "2", "5") for s in steps)
+
+
+def test_value_axis_ticks_are_round_numbers_with_the_decimals_they_need():
+    from tuitrain.ui.widgets.curves import value_ticks
+
+    assert value_ticks(0.32, 2.62) == ([0.5, 1.0, 1.5, 2.0, 2.5], ["0.5", "1.0", "1.5", "2.0", "2.5"])
+    assert value_ticks(0.03, 0.85) == ([0.2, 0.4, 0.6, 0.8], ["0.2", "0.4", "0.6", "0.8"])
+    assert value_ticks(100, 4000)[1] == ["1000", "2000", "3000", "4000"]
+    assert value_ticks(0.41, 0.44, most=2) == ([0.42, 0.44], ["0.42", "0.44"])
+    assert value_ticks(0.5, 0.5) == ([], [])          # flat: plotext's own ticks
+    for lo, hi, most in ((2.5509, 2.5729, 5), (-1, 1, 5), (1e-4, 3e-4, 4), (0.0312, 0.859, 2)):
+        ticks, labels = value_ticks(lo, hi, most)
+        assert len(ticks) >= 2 and lo <= ticks[0] and ticks[-1] <= hi
+        assert len({len(label) for label in labels}) <= 2   # one number of decimals
+
+
+def test_heatmap_gutter_names_each_layer_once():
+    """A shallow net's layers span several rows each: the gutter names each layer at its
+    first row, not the same index every fourth row; a deep net's every fourth row."""
+    from tuitrain.ui.widgets.heatmap import gutter_label
+
+    shallow = [gutter_label(y, 33, 4) for y in range(33)]
+    assert [label for label in shallow if label] == ["in", "1", "2", "3", "out"]
+    assert shallow.index("2") == 17                      # int(17 * 4 / 33) == 2
+    deep = [label for label in (gutter_label(y, 33, 101) for y in range(33)) if label]
+    assert deep == ["in", "12", "24", "36", "48", "61", "73", "85", "out"]

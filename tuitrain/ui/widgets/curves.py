@@ -32,6 +32,38 @@ def step_label(t: int) -> str:
     return f"{t / 1000:g}k" if t >= 10_000 else str(t)
 
 
+def value_ticks(lo: float, hi: float, most: int = 5) -> tuple[list[float], list[str]]:
+    """Round values between ``lo`` and ``hi`` (multiples of 1, 2 or 5 x 10^k: the finest
+    step giving two to ``most`` ticks, else the fewest above one) and their labels with
+    just the decimals the step needs (0.5 / 1.0 / 1.5)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return [], []
+    mag = 10.0 ** math.floor(math.log10((hi - lo) / most))
+    options = []
+    for m in (1, 2, 5, 10, 20, 50):
+        step = m * mag
+        first = math.ceil(lo / step - 1e-9)
+        count = math.floor(hi / step + 1e-9) - first + 1
+        options.append((step, first, count))
+    fits = [o for o in options if 2 <= o[2] <= most] or [
+        o for o in options if 2 <= o[2] <= most + 1] or sorted(
+        (o for o in options if o[2] >= 2), key=lambda o: o[2])
+    if not fits:
+        return [], []
+    step, first, count = fits[0]
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    ticks = [round((first + i) * step, decimals + 3) for i in range(max(count, 0))]
+    return ticks, [f"{t:.{decimals}f}" for t in ticks]
+
+
+def y_ticks(plt, ys: list, height: int) -> None:
+    """Round y ticks on a linear axis: up to five, at most one a row of the plot."""
+    if ys:
+        ticks, labels = value_ticks(min(ys), max(ys), most=max(2, min(5, height - 4)))
+        if ticks:
+            plt.yticks(ticks, labels)
+
+
 def int_ticks(plt, xs: list) -> None:
     """Whole-step x ticks at round numbers (plotext would print 245.2 for a step count)."""
     if not xs:
@@ -80,15 +112,20 @@ class MetricPlot(StripPlot):
         plt.clear_figure()
         runs = [("", self.state)] + self.overlays
         xs: list = []
+        ys: list = []
         for i, (name, st) in enumerate(runs):
-            xs += self._draw(st, name, i)
+            run_xs, run_ys = self._draw(st, name, i)
+            xs += run_xs
+            ys += run_ys
         if self.cursor is not None and xs:
             plt.vline(self.cursor, CURSOR)
         int_ticks(plt, xs)
+        y_ticks(plt, ys, self.size.height)
         plt.frame(True)
         self.changed()
 
-    def _draw(self, st: RunState, name: str, index: int) -> list:
+    def _draw(self, st: RunState, name: str, index: int) -> tuple[list, list]:
+        """Draw one run; its x and y values (for the axes' ticks)."""
         plt = self.plt
         series = st.loss_s if self.metric == "loss" else st.acc_s
         xs, ys = thin(*finite_points(*series.points()), self.size.width)
@@ -107,4 +144,4 @@ class MetricPlot(StripPlot):
             plt.plot(xs, ys, color=train_c, marker="braille", label=f"{tag}train" if name else None)
         if vx and len(vx) <= self.size.width // 3:
             plt.scatter(vx, vy, color=val_c, marker="●")
-        return xs + vx
+        return xs + vx, ys + vy

@@ -12,7 +12,6 @@ NO_COLOR the cells become shade characters.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 from rich.color import Color
@@ -118,6 +117,19 @@ def _style(top: int, bot: int) -> Style:
     return style
 
 
+def gutter_label(y: int, rows: int, n_layers: int) -> str:
+    """The layer index beside text row ``y``: "in" and "out" at the ends; then every
+    fourth row when each row holds a layer or more, else each layer's first row."""
+    if y == 0:
+        return "in"
+    if y == rows - 1:
+        return "out"
+    first = int(y * n_layers / rows)
+    if n_layers >= rows:
+        return str(first) if y % 4 == 0 else ""
+    return str(first) if first != int((y - 1) * n_layers / rows) else ""
+
+
 class GradHeatmap(Widget):
     """The layers x time heatmap of one grad view, drawn from a RunState."""
 
@@ -174,9 +186,7 @@ class GradHeatmap(Widget):
         """Text row ``y``: the gutter, then one cell per column (two pixel rows in colour)."""
         n_layers = len(self.state.layers) or 1
         first = int(y * n_layers / rows)
-        label = "in" if y == 0 else "out" if y == rows - 1 else (
-            str(first) if y % 4 == 0 else "")
-        segs = [Segment(f"{label:>{GUTTER - 1}} ", _DIM)]
+        segs = [Segment(f"{gutter_label(y, rows, n_layers):>{GUTTER - 1}} ", _DIM)]
         is_frozen = bool(frozen) and all(frozen[first:max(first + 1, int((y + 1) * n_layers / rows))])
         if no_color:
             for v in levels[y].tolist():

@@ -9,7 +9,7 @@ all plots; each plot's border says what the line styles mean.
 from __future__ import annotations
 
 from tuitrain.ui.runstate import RunState
-from tuitrain.ui.widgets.curves import finite_points, int_ticks
+from tuitrain.ui.widgets.curves import finite_points, int_ticks, thin, y_ticks
 from tuitrain.ui.widgets.plotstrips import StripPlot
 
 # Distinct on dark and light themes, and in this order the first two are the most apart.
@@ -46,7 +46,7 @@ class OverlayPlot(StripPlot):
 
     def _series(self, st: RunState) -> tuple[list, list]:
         series = {"loss": st.loss_s, "accuracy": st.acc_s, "lr": st.lr_s}[self.metric]
-        return finite_points(*series.points())
+        return thin(*finite_points(*series.points()), self.size.width)
 
     def update_view(self) -> None:
         plt = self.plt
@@ -57,21 +57,28 @@ class OverlayPlot(StripPlot):
             self.log_scale = bool(pos) and max(pos) / min(pos) >= 10
             if self.log_scale:
                 plt.yscale("log")
+        ys_all: list = []
         for i, (_name, st) in enumerate(self.runs):
             colour = run_colour(i)
             xs, ys = self._series(st)
-            if xs:
-                plt.plot(xs, ys, color=colour, marker="braille")
             xs_all += xs
-            if self.metric == "lr":
-                continue
-            key = "val_" + self.metric
-            val = [(step, m[key]) for _, step, m in st.epoch_metrics if key in m]
-            vx, vy = finite_points([v[0] for v in val], [v[1] for v in val])
+            ys_all += ys
+            vx, vy = [], []
+            if self.metric != "lr":
+                key = "val_" + self.metric
+                val = [(step, m[key]) for _, step, m in st.epoch_metrics if key in m]
+                vx, vy = finite_points([v[0] for v in val], [v[1] for v in val])
+            # As in MetricPlot: the validation line under the train line, points on top.
             if vx:
                 plt.plot(vx, vy, color=colour, marker="dot")
+            if xs:
+                plt.plot(xs, ys, color=colour, marker="braille")
+            if vx:
                 plt.scatter(vx, vy, color=colour, marker="●")
             xs_all += vx
+            ys_all += vy
         int_ticks(plt, xs_all)
+        if not self.log_scale:
+            y_ticks(plt, ys_all, self.size.height)
         plt.frame(True)
         self.changed()
