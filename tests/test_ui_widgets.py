@@ -428,3 +428,28 @@ def test_heatmap_gutter_names_each_layer_once():
     assert shallow.index("2") == 17                      # int(17 * 4 / 33) == 2
     deep = [label for label in (gutter_label(y, 33, 101) for y in range(33)) if label]
     assert deep == ["in", "12", "24", "36", "48", "61", "73", "85", "out"]
+
+
+async def test_compare_plot_is_drawn_for_its_size_not_the_size_before_layout():
+    """An overlay plot drawn at mount (size 0) draws again once laid out: round ticks
+    for its height, every point its width allows."""
+    from textual.app import App
+
+    from tuitrain.engine.events import Step
+    from tuitrain.ui.widgets.overlay import OverlayPlot
+
+    st = RunState()
+    st.apply_all([Step(step=i, epoch=0, loss=2.3 * math.exp(-i / 300) + 0.3, accuracy=0.5,
+                       lr=1e-3, clip_mode="off", clip_threshold=1.0, grad_norm=1.0,
+                       clipped=False, samples_per_s=1.0) for i in range(1, 2001)])
+
+    class CompareApp(App):
+        def compose(self):
+            yield OverlayPlot([("a", st)], "loss")
+
+    async with CompareApp().run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        plot = pilot.app.query_one(OverlayPlot)
+        text = [plot.render_line(y).text for y in range(plot.size.height)]
+        axis = [row.split("┤")[0].strip() for row in text if "┤" in row]
+        assert {"1.0", "2.0"} <= set(axis), text

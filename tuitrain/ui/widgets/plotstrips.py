@@ -151,6 +151,15 @@ class StripPlot(PlotextPlot):
         self.version += 1
         self.refresh()
 
+    def update_view(self) -> None:
+        """Draw the plot with ``self.plt`` from the data, then call :meth:`changed`."""
+        raise NotImplementedError
+
+    def on_resize(self) -> None:
+        # Subclasses thin their points and choose their ticks for the plot's size (a
+        # plot drawn before its first layout would keep 16 points and two ticks).
+        self.update_view()
+
     def render_line(self, y: int) -> Strip:
         width, height = self.size
         key = (self.version, width, height, self.app.theme, self.theme)
