@@ -20,7 +20,8 @@ from textual.widgets import DataTable, Footer, Static
 from tuitrain.runlog import RunLog
 from tuitrain.ui.presetdiff import preset_diff, show
 from tuitrain.ui.replay import replay
-from tuitrain.ui.runstate import RunState, describe_control
+from tuitrain.ui.journal import describe_control
+from tuitrain.ui.runstate import RunState
 from tuitrain.ui.screens.viewer import ViewerScreen
 from tuitrain.ui.widgets.header import STATE_STYLES, duration
 from tuitrain.ui.widgets.overlay import OverlayPlot, hex_colour
