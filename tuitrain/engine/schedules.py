@@ -15,96 +15,24 @@ the value Keras passes its LearningRateSchedule); per-epoch ones use
 Per-epoch piecewise boundaries are exclusive (value i applies while ``t < boundaries[i]``,
 the chapter's ``if epoch < 5`` style); per-step ones follow PiecewiseConstantDecay
 (``t <= boundaries[0]`` gives ``values[0]``).
+
+The interface and the constant schedule are in :mod:`tuitrain.engine.schedule_base`,
+performance scheduling in :mod:`tuitrain.engine.plateau`; the curves of the step (the
+Keras decays, piecewise, cosine, 1cycle, the lr finder) and :func:`make_schedule` here.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any
 
-import numpy as np
 from pydantic import TypeAdapter
 
+from tuitrain.engine.plateau import PlateauSchedule
+from tuitrain.engine.schedule_base import ConstantSchedule, LRSchedule, short_number
 from tuitrain.preset import Schedule
 
 _adapter: TypeAdapter = TypeAdapter(Schedule)
-
-
-def _g(x: float) -> str:
-    # Step counts read better whole ("20000", not "2e+04"); rates keep 4 significant digits.
-    if float(x).is_integer() and 1 <= abs(x) < 1e9:
-        return str(int(x))
-    return f"{x:.4g}"
-
-
-class LRSchedule:
-    """A learning rate as a function of (step, epoch), plus plateau state for performance."""
-
-    kind: str = "constant"
-    per: str = "step"
-
-    def __init__(self, *, origin_step: int = 0, origin_epoch: int = 0, scale: float = 1.0):
-        self.origin_step = int(origin_step)
-        self.origin_epoch = int(origin_epoch)
-        # Rebasing multiplies the whole curve, so a user's lr change keeps the shape.
-        self.scale = float(scale)
-
-    def _value(self, t: float) -> float:
-        raise NotImplementedError
-
-    def _formula(self) -> str:
-        raise NotImplementedError
-
-    def lr_at(self, step: int, epoch: int) -> float:
-        """Learning rate for the step about to run (0-based global step and epoch)."""
-        if self.per == "epoch":
-            t = max(epoch - self.origin_epoch, 0)
-        else:
-            t = max(step - self.origin_step, 0)
-        return self.scale * self._value(t)
-
-    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> str | None:
-        """Update plateau state; a short message when the lr changed, else None."""
-        return None
-
-    def rebased(self, step: int, epoch: int, lr: float) -> "LRSchedule":
-        """A copy scaled so that ``lr_at(step, epoch) == lr``; falls back to a constant."""
-        now = self.lr_at(step, epoch)
-        if not (now > 0 and math.isfinite(now)):
-            # A curve at 0 (cosine end, alpha 0) cannot be scaled to reach lr.
-            return ConstantSchedule(lr, origin_step=step, origin_epoch=epoch)
-        new = copy.copy(self)
-        new.scale = self.scale * (lr / now)
-        return new
-
-    def describe(self) -> str:
-        """One line for the dashboard and the run log."""
-        if self.per == "epoch":
-            origin = f", epoch counted from {self.origin_epoch}" if self.origin_epoch else ""
-            return f"{self.kind} per epoch: {self._formula()}{origin}"
-        origin = f", t = step - {self.origin_step}" if self.origin_step else ""
-        return f"{self.kind}: {self._formula()}{origin}"
-
-    @property
-    def _t(self) -> str:
-        return "epoch" if self.per == "epoch" else "t"
-
-
-class ConstantSchedule(LRSchedule):
-    """The optimizer's lr, unchanged."""
-
-    kind = "constant"
-
-    def __init__(self, lr: float, **kw: Any):
-        super().__init__(**kw)
-        self.lr = float(lr)
-
-    def _value(self, t: float) -> float:
-        return self.lr
-
-    def _formula(self) -> str:
-        return _g(self.scale * self.lr)
 
 
 class _DecaySchedule(LRSchedule):
@@ -121,7 +49,7 @@ class _DecaySchedule(LRSchedule):
         return math.floor(p) if self.staircase else p
 
     def _progress_text(self, wrap: bool) -> str:
-        p = f"{self._t}/{_g(self.decay_steps)}"
+        p = f"{self._t}/{short_number(self.decay_steps)}"
         return f"floor({p})" if self.staircase else f"({p})" if wrap else p
 
 
@@ -134,7 +62,7 @@ class ExponentialSchedule(_DecaySchedule):
         return self.lr0 * self.decay_rate ** self._progress(t)
 
     def _formula(self) -> str:
-        return f"{_g(self.scale * self.lr0)} * {_g(self.decay_rate)}^{self._progress_text(True)}"
+        return f"{short_number(self.scale * self.lr0)} * {short_number(self.decay_rate)}^{self._progress_text(True)}"
 
 
 class PowerSchedule(_DecaySchedule):
@@ -146,7 +74,7 @@ class PowerSchedule(_DecaySchedule):
         return self.lr0 / (1.0 + self.decay_rate * self._progress(t))
 
     def _formula(self) -> str:
-        return f"{_g(self.scale * self.lr0)} / (1 + {_g(self.decay_rate)}*{self._progress_text(False)})"
+        return f"{short_number(self.scale * self.lr0)} / (1 + {short_number(self.decay_rate)}*{self._progress_text(False)})"
 
 
 class PiecewiseSchedule(LRSchedule):
@@ -168,9 +96,9 @@ class PiecewiseSchedule(LRSchedule):
 
     def _formula(self) -> str:
         op = "<" if self.per == "epoch" else "<="
-        parts = [f"{_g(self.scale * v)} while {self._t}{op}{_g(b)}"
+        parts = [f"{short_number(self.scale * v)} while {self._t}{op}{short_number(b)}"
                  for b, v in zip(self.boundaries, self.values)]
-        return ", ".join(parts) + f", then {_g(self.scale * self.values[-1])}"
+        return ", ".join(parts) + f", then {short_number(self.scale * self.values[-1])}"
 
 
 class CosineSchedule(LRSchedule):
@@ -203,8 +131,8 @@ class CosineSchedule(LRSchedule):
         top = self.lr0 if self.warmup_target is None else self.warmup_target
         warm = ""
         if self.warmup_target is not None and self.warmup_steps > 0:
-            warm = f"{_g(s * self.lr0)} -> {_g(s * top)} over {_g(self.warmup_steps)} steps, then "
-        return f"{warm}{_g(s * top)} -> {_g(s * top * self.alpha)} over {_g(self.decay_steps)} steps"
+            warm = f"{short_number(s * self.lr0)} -> {short_number(s * top)} over {short_number(self.warmup_steps)} steps, then "
+        return f"{warm}{short_number(s * top)} -> {short_number(s * top * self.alpha)} over {short_number(self.decay_steps)} steps"
 
 
 class OneCycleSchedule(LRSchedule):
@@ -239,8 +167,8 @@ class OneCycleSchedule(LRSchedule):
 
     def _formula(self) -> str:
         s, h = self.scale, self.half_iteration
-        return (f"{_g(s * self.start_lr)} -> {_g(s * self.max_lr)} at t={h} -> "
-                f"{_g(s * self.start_lr)} at t={2 * h} -> {_g(s * self.last_lr)} at t={self.iterations}")
+        return (f"{short_number(s * self.start_lr)} -> {short_number(s * self.max_lr)} at t={h} -> "
+                f"{short_number(s * self.start_lr)} at t={2 * h} -> {short_number(s * self.last_lr)} at t={self.iterations}")
 
 
 class LRFinderSchedule(LRSchedule):
@@ -257,77 +185,8 @@ class LRFinderSchedule(LRSchedule):
         return self.min_lr * (self.max_lr / self.min_lr) ** (min(t, last) / last)
 
     def _formula(self) -> str:
-        return (f"{_g(self.scale * self.min_lr)} -> {_g(self.scale * self.max_lr)} "
+        return (f"{short_number(self.scale * self.min_lr)} -> {short_number(self.scale * self.max_lr)} "
                 f"exponentially over {self.span} steps")
-
-
-class PlateauSchedule(LRSchedule):
-    """Performance scheduling with keras.callbacks.ReduceLROnPlateau's exact rules."""
-
-    kind = "performance"
-    per = "epoch"
-
-    def __init__(self, lr: float, monitor: str = "val_loss", factor: float = 0.5,
-                 patience: int = 5, min_delta: float = 1e-4, cooldown: int = 0,
-                 min_lr: float = 0.0, **kw: Any):
-        super().__init__(**kw)
-        self.lr = float(lr)
-        self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
-        self.min_delta, self.cooldown, self.min_lr = abs(float(min_delta)), int(cooldown), float(min_lr)
-        # Keras' "auto" mode: metrics whose name contains "acc" are maximised.
-        self.maximize = "acc" in monitor
-        self.best: float | None = None
-        self.wait = 0
-        self.cooldown_counter = 0
-
-    def lr_at(self, step: int, epoch: int) -> float:
-        return self.lr
-
-    def _improved(self, value: float) -> bool:
-        if self.best is None:
-            return True
-        # Keras compares with ops.less/greater, i.e. in float32; match it at the edges.
-        f32 = np.float32
-        if self.maximize:
-            return bool(f32(value - self.min_delta) > f32(self.best))
-        return bool(f32(value + self.min_delta) < f32(self.best))
-
-    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> str | None:
-        value = metrics.get(self.monitor)
-        if value is None:
-            return None
-        if self.cooldown_counter > 0:
-            self.cooldown_counter -= 1
-            self.wait = 0
-        if self._improved(value):
-            self.best, self.wait = value, 0
-            return None
-        if self.cooldown_counter > 0:
-            return None
-        self.wait += 1
-        if self.wait < self.patience:
-            return None
-        # Keras reads the lr back from a float32 variable before multiplying; so do we,
-        # or the floor test and cooldown would drift from Keras after a few reductions.
-        old = float(np.float32(self.lr))
-        if not old > np.float32(self.min_lr):
-            return None
-        self.lr = max(old * self.factor, self.min_lr)
-        self.cooldown_counter, self.wait = self.cooldown, 0
-        return f"{self.monitor} plateau: lr {_g(old)} -> {_g(self.lr)}"
-
-    def rebased(self, step: int, epoch: int, lr: float) -> "LRSchedule":
-        new = copy.copy(self)
-        new.lr = float(lr)
-        return new
-
-    def _formula(self) -> str:
-        return (f"lr {_g(self.lr)}, x{_g(self.factor)} after {self.patience} epochs without "
-                f"{self.monitor} improvement (min_delta {_g(self.min_delta)}, "
-                f"cooldown {self.cooldown}, min_lr {_g(self.min_lr)})")
-
-    def describe(self) -> str:
-        return f"{self.kind}: {self._formula()}"
 
 
 def make_schedule(cfg: Any, *, base_lr: float, steps_per_epoch: int, total_steps: int,
