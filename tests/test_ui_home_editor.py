@@ -19,7 +19,8 @@ from tuitrain.engine.events import EpochEnd, RunEnded, RunStarted
 from tuitrain.preset import load_preset, preset_to_toml_dict
 from tuitrain.runlog import RunWriter
 from tuitrain.ui.screens.dialogs import ConfirmDialog
-from tuitrain.ui.screens.editor import EditorScreen, SaveAsScreen
+from tuitrain.ui.screens.dialogs import SaveAsScreen
+from tuitrain.ui.screens.editor import EditorScreen
 from tuitrain.ui.screens.home import HomeScreen
 
 REPO = Path(__file__).resolve().parents[1]

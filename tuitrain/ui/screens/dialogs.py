@@ -1,13 +1,16 @@
-"""Small modal dialogs of the dashboard: clipping, confirmation (stop, quit).
+"""Small modal dialogs: clipping, confirmation (stop, quit), the editor's "save as".
 
 Each returns its answer through ``dismiss``: the clipping dialog a validated ``set_clip``
-argument dict (or None), the confirmation dialog a bool. Invalid values are refused inside
+argument dict (or None), the confirmation dialog a bool, "save as" a preset name (or
+None). Invalid values are refused inside
 the dialog, with the reason shown under the field, using the same validation as the
 engine's control queue, so nothing invalid ever reaches the run.
 """
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from textual.app import ComposeResult
@@ -18,6 +21,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from tuitrain.engine.control import ControlError, validate_command
 
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 CLIP_MODES = (("off", "off"), ("value: clip each gradient value to [-t, t]", "value"),
               ("norm: clip each tensor's norm to t", "norm"),
               ("global norm: clip the global norm to t", "global_norm"))
@@ -131,3 +135,38 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class SaveAsScreen(ModalScreen[str | None]):
+    """Asks for a preset name; dismisses with it, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="save_as.cancel",
+                        tooltip="Close without saving")]
+    DEFAULT_CSS = """
+    SaveAsScreen { align: center middle; }
+    SaveAsScreen > Vertical { width: 64; height: auto; border: thick $accent;
+                              background: $surface; padding: 1 2; }
+    SaveAsScreen .error { color: $error; }
+    """
+
+    def __init__(self, suggestion: str, folder: Path) -> None:
+        super().__init__()
+        self.suggestion, self.folder = suggestion, folder
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Save as a new preset in {self.folder}/")
+            yield Input(self.suggestion, id="save-name", placeholder="preset name")
+            yield Label("letters, digits, _ . - (Enter saves, Escape cancels)", id="save-error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        name = event.value.strip()
+        if not _NAME.match(name):
+            error = self.query_one("#save-error", Label)
+            error.update("✗ a name is 1-80 letters, digits, _ . or -")
+            error.add_class("error")
+            return
+        self.dismiss(name)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -8,7 +8,6 @@ and advisories are shown as warnings. A run can only start from a validated pres
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -17,57 +16,19 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import DescendantFocus
-from textual.screen import ModalScreen, Screen
-from textual.widgets import (
-    Button, Collapsible, Footer, Header, Input, Label, Select, Static,
-)
+from textual.screen import Screen
+from textual.widgets import Button, Collapsible, Footer, Header, Select, Static
 
 from tuitrain.preset import (
     Preset, PresetError, field_errors, preset_to_toml_dict, read_toml, validate_preset,
 )
+from tuitrain.ui.commands import binding_commands
+from tuitrain.ui.screens.dialogs import ConfirmDialog, SaveAsScreen
 from tuitrain.ui.screens.editor_fields import Node, ScalarNode
 from tuitrain.ui.screens.editor_form import ModelNode, UnionNode, build_form, locate
-from tuitrain.ui.screens.dialogs import ConfirmDialog
-from tuitrain.ui.commands import binding_commands
 from tuitrain.ui.screens.home import HomeScreen
 
 WIDE = 150
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
-
-
-class SaveAsScreen(ModalScreen[str | None]):
-    """Asks for a preset name; dismisses with it, or None when cancelled."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="save_as.cancel",
-                        tooltip="Close without saving")]
-    DEFAULT_CSS = """
-    SaveAsScreen { align: center middle; }
-    SaveAsScreen > Vertical { width: 64; height: auto; border: thick $accent;
-                              background: $surface; padding: 1 2; }
-    SaveAsScreen .error { color: $error; }
-    """
-
-    def __init__(self, suggestion: str, folder: Path) -> None:
-        super().__init__()
-        self.suggestion, self.folder = suggestion, folder
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(f"Save as a new preset in {self.folder}/")
-            yield Input(self.suggestion, id="save-name", placeholder="preset name")
-            yield Label("letters, digits, _ . - (Enter saves, Escape cancels)", id="save-error")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        name = event.value.strip()
-        if not _NAME.match(name):
-            error = self.query_one("#save-error", Label)
-            error.update("✗ a name is 1-80 letters, digits, _ . or -")
-            error.add_class("error")
-            return
-        self.dismiss(name)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 def _unknown_key_warning(data: dict, source: str) -> str | None:
