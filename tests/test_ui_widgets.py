@@ -411,7 +411,7 @@ def test_value_axis_ticks_are_round_numbers_with_the_decimals_they_need():
     assert value_ticks(0.03, 0.85) == ([0.2, 0.4, 0.6, 0.8], ["0.2", "0.4", "0.6", "0.8"])
     assert value_ticks(100, 4000)[1] == ["1000", "2000", "3000", "4000"]
     assert value_ticks(0.41, 0.44, most=2) == ([0.42, 0.44], ["0.42", "0.44"])
-    assert value_ticks(0.5, 0.5) == ([], [])          # flat: plotext's own ticks
+    assert value_ticks(0.5, 0.5) == ([0.5], ["0.5"])   # flat: its value
     for lo, hi, most in ((2.5509, 2.5729, 5), (-1, 1, 5), (1e-4, 3e-4, 4), (0.0312, 0.859, 2)):
         ticks, labels = value_ticks(lo, hi, most)
         assert len(ticks) >= 2 and lo <= ticks[0] and ticks[-1] <= hi
@@ -453,3 +453,28 @@ async def test_compare_plot_is_drawn_for_its_size_not_the_size_before_layout():
         text = [plot.render_line(y).text for y in range(plot.size.height)]
         axis = [row.split("┤")[0].strip() for row in text if "┤" in row]
         assert {"1.0", "2.0"} <= set(axis), text
+
+
+async def test_lr_trace_labels_a_constant_lr_on_its_own_row():
+    """plotext labelled the rows around a flat line (0.0015 ... 0.0005, skipping 0.001),
+    so a constant lr of 0.001 sat on the row labelled 0.00117."""
+    from textual.app import App
+
+    from tuitrain.engine.events import Step
+    from tuitrain.ui.widgets.lrtrace import LrTrace
+
+    st = RunState()
+    st.apply_all([Step(step=i, epoch=0, loss=1.0, accuracy=0.5, lr=1e-3, clip_mode="off",
+                       clip_threshold=1.0, grad_norm=1.0, clipped=False, samples_per_s=1.0)
+                  for i in range(1, 51)])
+
+    class LrApp(App):
+        def compose(self):
+            yield LrTrace(st)
+
+    async with LrApp().run_test(size=(60, 12)) as pilot:
+        await pilot.pause()
+        trace = pilot.app.query_one(LrTrace)
+        rows = [trace.render_line(y).text for y in range(trace.size.height)]
+        drawn = [row for row in rows if any("\u2800" < ch <= "\u28ff" for ch in row)]
+        assert len(drawn) == 1 and drawn[0].split("┤")[0].strip() == "0.001", rows

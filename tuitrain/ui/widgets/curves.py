@@ -35,9 +35,11 @@ def step_label(t: int) -> str:
 def value_ticks(lo: float, hi: float, most: int = 5) -> tuple[list[float], list[str]]:
     """Round values between ``lo`` and ``hi`` (multiples of 1, 2 or 5 x 10^k: the finest
     step giving two to ``most`` ticks, else the fewest above one) and their labels with
-    just the decimals the step needs (0.5 / 1.0 / 1.5)."""
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+    just the decimals the step needs (0.5 / 1.0 / 1.5); a flat line gets its value."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo:
         return [], []
+    if hi == lo:   # a flat line: its own value (plotext would label rows around it)
+        return [lo], [f"{lo:.4g}"]
     mag = 10.0 ** math.floor(math.log10((hi - lo) / most))
     options = []
     for m in (1, 2, 5, 10, 20, 50):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from tuitrain.ui.runstate import RunState
-from tuitrain.ui.widgets.curves import CURSOR, finite_points, int_ticks, thin
+from tuitrain.ui.widgets.curves import CURSOR, finite_points, int_ticks, thin, y_ticks
 from tuitrain.ui.widgets.plotstrips import StripPlot
 
 _LR = (120, 220, 120)
@@ -43,6 +43,8 @@ class LrTrace(StripPlot):
         if self.cursor is not None and xs:
             plt.vline(self.cursor, CURSOR)
         int_ticks(plt, xs)
+        if not self.log_scale:
+            y_ticks(plt, ys, self.size.height)
         plt.frame(True)
         self.changed()
 
