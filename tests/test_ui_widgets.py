@@ -455,9 +455,8 @@ async def test_compare_plot_is_drawn_for_its_size_not_the_size_before_layout():
         assert {"1.0", "2.0"} <= set(axis), text
 
 
-async def test_lr_trace_labels_a_constant_lr_on_its_own_row():
-    """plotext labelled the rows around a flat line (0.0015 ... 0.0005, skipping 0.001),
-    so a constant lr of 0.001 sat on the row labelled 0.00117."""
+def _lr_trace_app(steps: int):
+    """An app showing the lr trace of ``steps`` steps at a constant lr of 0.001."""
     from textual.app import App
 
     from tuitrain.engine.events import Step
@@ -466,15 +465,34 @@ async def test_lr_trace_labels_a_constant_lr_on_its_own_row():
     st = RunState()
     st.apply_all([Step(step=i, epoch=0, loss=1.0, accuracy=0.5, lr=1e-3, clip_mode="off",
                        clip_threshold=1.0, grad_norm=1.0, clipped=False, samples_per_s=1.0)
-                  for i in range(1, 51)])
+                  for i in range(1, steps + 1)])
 
     class LrApp(App):
         def compose(self):
             yield LrTrace(st)
 
-    async with LrApp().run_test(size=(60, 12)) as pilot:
+    return LrApp()
+
+
+async def test_lr_trace_labels_a_constant_lr_on_its_own_row():
+    """plotext labelled the rows around a flat line (0.0015 ... 0.0005, skipping 0.001),
+    so a constant lr of 0.001 sat on the row labelled 0.00117."""
+    async with _lr_trace_app(50).run_test(size=(60, 12)) as pilot:
         await pilot.pause()
-        trace = pilot.app.query_one(LrTrace)
+        trace = pilot.app.query_one("LrTrace")
         rows = [trace.render_line(y).text for y in range(trace.size.height)]
         drawn = [row for row in rows if any("\u2800" < ch <= "\u28ff" for ch in row)]
         assert len(drawn) == 1 and drawn[0].split("┤")[0].strip() == "0.001", rows
+
+
+async def test_narrow_plot_labels_every_step_tick_it_draws():
+    """Ticks are spaced for the plot's width: plotext drops ticks whose labels collide,
+    which left an 80x24 lr trace reading 100 150 250 (here 50 100 200)."""
+    async with _lr_trace_app(282).run_test(size=(26, 10)) as pilot:
+        await pilot.pause()
+        trace = pilot.app.query_one("LrTrace")
+        rows = [trace.render_line(y).text for y in range(trace.size.height)]
+        axis = next(row for row in rows if "└" in row)
+        labels = [int(label) for label in rows[rows.index(axis) + 1].split()]
+        assert len(labels) == axis.count("┬") >= 2, rows
+        assert len({b - a for a, b in zip(labels, labels[1:])}) == 1, labels   # evenly spaced

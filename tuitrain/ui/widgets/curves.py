@@ -66,11 +66,12 @@ def y_ticks(plt, ys: list, height: int) -> None:
             plt.yticks(ticks, labels)
 
 
-def int_ticks(plt, xs: list) -> None:
-    """Whole-step x ticks at round numbers (plotext would print 245.2 for a step count)."""
+def int_ticks(plt, xs: list, width: int = 40) -> None:
+    """Whole-step x ticks at round numbers (plotext would print 245.2 for a step count),
+    about one per 8 columns of a plot ``width`` wide (plotext drops labels that collide)."""
     if not xs:
         return
-    ticks = step_ticks(int(min(xs)), int(max(xs)))
+    ticks = step_ticks(int(min(xs)), int(max(xs)), most=max(2, min(5, width // 8)))
     plt.xticks(ticks, [step_label(t) for t in ticks])
 
 
@@ -121,7 +122,7 @@ class MetricPlot(StripPlot):
             ys += run_ys
         if self.cursor is not None and xs:
             plt.vline(self.cursor, CURSOR)
-        int_ticks(plt, xs)
+        int_ticks(plt, xs, self.size.width)
         y_ticks(plt, ys, self.size.height)
         plt.frame(True)
         self.changed()

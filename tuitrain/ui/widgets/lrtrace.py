@@ -42,7 +42,7 @@ class LrTrace(StripPlot):
                 plt.vline(max(m.step, 1), _MARK)
         if self.cursor is not None and xs:
             plt.vline(self.cursor, CURSOR)
-        int_ticks(plt, xs)
+        int_ticks(plt, xs, self.size.width)
         if not self.log_scale:
             y_ticks(plt, ys, self.size.height)
         plt.frame(True)

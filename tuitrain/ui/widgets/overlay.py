@@ -77,7 +77,7 @@ class OverlayPlot(StripPlot):
                 plt.scatter(vx, vy, color=colour, marker="●")
             xs_all += vx
             ys_all += vy
-        int_ticks(plt, xs_all)
+        int_ticks(plt, xs_all, self.size.width)
         if not self.log_scale:
             y_ticks(plt, ys_all, self.size.height)
         plt.frame(True)
