@@ -42,7 +42,7 @@ class OverlayPlot(StripPlot):
         self.border_title = TITLES[self.metric]
         self.border_subtitle = ("━ train (smoothed) · ● val per epoch" if self.metric != "lr"
                                 else "━ lr per step")
-        self.update_view()
+        # Drawn on the first resize (StripPlot.on_resize), once the plot has its size.
 
     def _series(self, st: RunState) -> tuple[list, list]:
         series = {"loss": st.loss_s, "accuracy": st.acc_s, "lr": st.lr_s}[self.metric]
