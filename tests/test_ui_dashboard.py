@@ -38,8 +38,10 @@ def events(run_dir: Path) -> list[dict]:
 
 
 def real_preset() -> dict:
-    # Enough epochs to keep running while keys are pressed; the test stops it.
-    return tiny_dict(train__epochs=400)
+    # Enough epochs to keep running while keys are pressed; the test stops it. (400
+    # epochs last about 40 s headless here, about what the dialogs test takes on a busy
+    # machine: it once timed out on CI waiting for the schedule to apply.)
+    return tiny_dict(train__epochs=4000)
 
 
 async def stop_and_confirm(pilot, app, dash: DashboardScreen) -> None:
@@ -124,6 +126,7 @@ async def test_clip_and_schedule_dialogs_real_run(logs_dir):
         assert app.screen is dialog
         assert "decay_steps" in str(dialog.query_one("#dialog-error", Static).render())
         dialog.query_one("#field-decay_steps", Input).value = "4"
+        await pilot.pause()     # the change is handled (the form revalidates) before the click
         await pilot.click("#apply")
         await until(pilot, lambda: dash.state.schedule.get("kind") == "exponential", 30, "the schedule")
         trace = app.screen.query_one(LrTrace)
