@@ -32,6 +32,7 @@ from tuitrain.data import load_data  # noqa: E402
 from tuitrain.engine import build  # noqa: E402
 from tuitrain.engine.control import Control  # noqa: E402
 from tuitrain.engine.events import Step  # noqa: E402
+from tuitrain.engine.instrumented import InstrumentedSequential  # noqa: E402
 from tuitrain.engine.trainer import Trainer  # noqa: E402
 from tuitrain.preset import validate_preset  # noqa: E402
 
@@ -115,7 +116,10 @@ def main(argv=None) -> int:
     ap.add_argument("--slice", type=float, default=1.0, help="seconds per slice")
     ap.add_argument("--limit", type=int, default=10000, help="training images")
     ap.add_argument("--cases", default="", help="substring filter on case names")
+    ap.add_argument("--update-source", choices=("auto", "snapshot"), default="auto",
+                    help="where statistics steps take the weight update from")
     args = ap.parse_args(argv)
+    InstrumentedSequential.update_source = args.update_source
     rows = []
     with tempfile.TemporaryDirectory() as logs_dir:
         for case, (model, every) in CASES.items():

@@ -27,12 +27,15 @@ from tuitrain.data import load_data  # noqa: E402
 from tuitrain.engine import build  # noqa: E402
 from tuitrain.engine.instrumented import InstrumentedSequential  # noqa: E402
 
-VARIANTS = {  # name: (statistics, activation statistics)
-    "lean": (False, False), "stats": (True, True), "stats, no activations": (True, False)}
+VARIANTS = {  # name: (statistics, activation statistics, where the update comes from)
+    "lean": (False, False, "auto"), "stats": (True, True, "auto"),
+    "stats, no activations": (True, False, "auto"),
+    "stats, update from a snapshot": (True, True, "snapshot")}
 
 
-def time_variant(model, it, stats: bool, acts: bool, steps: int) -> float:
+def time_variant(model, it, stats: bool, acts: bool, source: str, steps: int) -> float:
     model.measure_activations = acts
+    model.update_source = source
     model.reset_variants()
     model.select(stats)
     fn = model.train_function
@@ -66,8 +69,8 @@ def main(argv=None) -> int:
         it = iter(tf.data.Dataset.from_tensors(batch).repeat())
         times = {v: [] for v in VARIANTS}
         for _ in range(5):
-            for v, (stats, acts) in VARIANTS.items():
-                times[v].append(time_variant(model, it, stats, acts, args.steps))
+            for v, (stats, acts, source) in VARIANTS.items():
+                times[v].append(time_variant(model, it, stats, acts, source, args.steps))
         med = {v: statistics.median(t) for v, t in times.items()}
         print(f"| {name} | " + " | ".join(f"{med[v]:.2f}" for v in VARIANTS)
               + f" | {med['stats'] / med['lean']:.2f}x |")

@@ -19,6 +19,7 @@ from tests.conftest import tiny_preset
 from tuitrain.data import load_data
 from tuitrain.engine.events import STAT_COLUMNS
 from tuitrain.engine.gradstats import MODES, SMALL
+from tuitrain.engine.increments import increments_apply
 from tuitrain.engine.instrumented import InstrumentedSequential
 
 LR = 0.05
@@ -194,3 +195,53 @@ def test_statistics_under_mixed_bfloat16_match_float32():
     assert np.isfinite(b[trained]).all()
     np.testing.assert_allclose(b[trained, norm], a[trained, norm], rtol=0.1)
     np.testing.assert_allclose(b[trained, ratio], a[trained, ratio], rtol=0.1)
+
+
+# Every optimizer a preset can name; the update ratio is checked against the weights
+# themselves, after a first step so that momentum and moment slots are not zero.
+_OPTIMIZERS = {
+    "sgd": lambda: keras.optimizers.SGD(LR),
+    "momentum": lambda: keras.optimizers.SGD(LR, momentum=0.9),
+    "nesterov": lambda: keras.optimizers.SGD(LR, momentum=0.9, nesterov=True),
+    "adagrad": lambda: keras.optimizers.Adagrad(LR),
+    "rmsprop": lambda: keras.optimizers.RMSprop(LR, momentum=0.5, centered=True),
+    "adam": lambda: keras.optimizers.Adam(LR),
+    "amsgrad": lambda: keras.optimizers.Adam(LR, amsgrad=True),
+    "adamax": lambda: keras.optimizers.Adamax(LR),
+    "nadam": lambda: keras.optimizers.Nadam(LR),
+    "adamw": lambda: keras.optimizers.AdamW(LR, weight_decay=0.05),
+}
+
+
+@pytest.mark.parametrize("name", [*_OPTIMIZERS, "max_norm"])
+def test_update_ratio_is_the_applied_update_for_every_optimizer(name):
+    """The ratio comes from the optimizer's own increments where they are the whole update
+    (every optimizer but AdamW's decoupled weight decay), from a snapshot otherwise (AdamW,
+    a max-norm constraint); either way it is ||W after - W before|| / ||W after||."""
+    d = load_data(tiny_preset().data)
+    x, y = tf.constant(d.x_train[:32]), tf.constant(d.y_train[:32])
+    model = _model()
+    if name == "max_norm":   # R28: the constraint rescales kernels after the update
+        model.get_layer("hidden").kernel.constraint = keras.constraints.MaxNorm(0.3)
+    optimizer = _OPTIMIZERS.get(name, _OPTIMIZERS["sgd"])()
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    increments = name not in ("adamw", "max_norm")
+    assert increments_apply(optimizer, model.trainable_weights, model.distribute_strategy) \
+        == increments
+    model.set_clipping("off", 1.0)
+    model.select(False)
+    model.train_function(iter(tf.data.Dataset.from_tensors((x, y))))
+    before = [np.array(w.numpy()) for w in model.trainable_weights]
+    table = _one_stats_step(model, x, y)
+    assert not {"assign", "assign_add", "assign_sub"} & set(vars(optimizer))  # restored
+    assert model._tt_plans[(True, "off")].update_from == ("increments" if increments else "snapshot")
+    after = {id(w): (b, np.array(w.numpy())) for w, b in zip(model.trainable_weights, before)}
+    ratio = STAT_COLUMNS.index("update_ratio")
+    for r, layer in enumerate(model.stat_layers()):
+        if not layer.trainable_weights:
+            continue
+        w0, w1 = (np.concatenate([after[id(w)][k].ravel() for w in layer.trainable_weights])
+                  for k in (0, 1))
+        expected = np.linalg.norm(w1.astype(np.float64) - w0) / np.linalg.norm(w1)
+        assert expected > 0
+        assert table[r, ratio] == pytest.approx(expected, rel=2e-3), layer.name

@@ -20,11 +20,12 @@ The sums are taken per *group* of variables, in one of three ways (``MODES``):
   +0.53 ms.
 
 All three measure the same figures (a test holds them to each other). The update/weight
-ratio ``||W after - W before|| / ||W after||`` needs the weights from before the
-optimizer's update: an explicit copy (``tf.stack`` always allocates; a plain read of a
-variable could alias the buffer that the update writes). Non-finite gradient entries are
-counted only when some gradient's sum of squares is not finite, so the usual step does
-not pay for them.
+ratio ``||W after - W before|| / ||W after||`` takes the update from what the optimizer
+added (:mod:`tuitrain.engine.increments`) where every change goes through the optimizer's
+assign methods, else from a copy of the weights taken before the update (``tf.stack``
+always allocates; a plain read of a variable could alias the buffer that the update
+writes). Non-finite gradient entries are counted only when some gradient's sum of squares
+is not finite, so the usual step does not pay for them.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class StatsPlan:
         self._row_ids = by_row[self._starts]
         self._sizes = sizes[self._row_ids]   # entries per measured row
         self.act_rows: list[int] = []
+        self.update_from = ""   # "increments" or "snapshot", once the step is traced
 
     # -- in the graph ----------------------------------------------------------------
     def snapshot(self, weights) -> list[tf.Tensor]:
@@ -101,16 +103,27 @@ class StatsPlan:
         return [_stack([weights[i].value for i in g]) if len(g) > 1
                 else tf.stack([tf.cast(weights[g[0]].value, tf.float32)]) for g in self.groups]
 
-    def var_sums(self, grads, weights, before) -> tf.Tensor:
-        """[measured variables x RAW_COLUMNS] in ``self.order``; ``before`` from :meth:`snapshot`."""
+    def var_sums(self, grads, weights, before=None, recorder=None) -> tf.Tensor:
+        """[measured variables x RAW_COLUMNS] in ``self.order``.
+
+        The update is ``W - before`` (``before`` from :meth:`snapshot`), or what
+        ``recorder`` (an :class:`~tuitrain.engine.increments.IncrementRecorder`) caught the
+        optimizer adding.
+        """
         scalars, parts, grad_sets = [], [], []
-        for g, w0 in zip(self.groups, before):
+        for k, g in enumerate(self.groups):
             if len(g) > 1:
                 G = _stack([grads[i] for i in g])
-                parts.append(_group_sums(G, _stack([weights[i].value for i in g]), w0))
+                W = _stack([weights[i].value for i in g])
+                upd = (_stack([recorder.increment(i, weights[i]) for i in g]) if recorder
+                       else W - before[k])
+                parts.append(_group_sums(G, W, upd))
             else:
-                G = tf.cast(grads[g[0]], tf.float32)
-                scalars += _var_sums(G, tf.cast(weights[g[0]].value, tf.float32), w0)
+                i = g[0]
+                G = tf.cast(grads[i], tf.float32)
+                w = tf.cast(weights[i].value, tf.float32)
+                upd = recorder.increment(i, weights[i]) if recorder else w - before[k]
+                scalars += _var_sums(G, w, upd)
             grad_sets.append(G)
         if scalars:
             parts.insert(0, tf.reshape(tf.stack(scalars), [-1, len(RAW_COLUMNS) - 1]))
@@ -169,7 +182,7 @@ class StatsPlan:
         return out
 
 
-def _group_sums(G: tf.Tensor, W: tf.Tensor, W0: tf.Tensor) -> tf.Tensor:
+def _group_sums(G: tf.Tensor, W: tf.Tensor, upd: tf.Tensor) -> tf.Tensor:
     """[k x 7] per stacked variable: RAW_COLUMNS up to (not including) nonfinite."""
     return tf.stack([
         tf.math.reduce_euclidean_norm(G, 1),
@@ -178,15 +191,12 @@ def _group_sums(G: tf.Tensor, W: tf.Tensor, W0: tf.Tensor) -> tf.Tensor:
         tf.reduce_max(G, 1),
         tf.reduce_min(G, 1),
         tf.math.reduce_euclidean_norm(W, 1),
-        tf.math.reduce_euclidean_norm(W - W0, 1),
+        tf.math.reduce_euclidean_norm(upd, 1),
     ], axis=1)
 
 
-def _var_sums(g: tf.Tensor, w: tf.Tensor, w0: tf.Tensor) -> list[tf.Tensor]:
-    """The 7 scalars of one variable, reduced where it lies (no copy of the gradient).
-
-    ``w0`` is the snapshot, ``w``'s shape with a leading axis of 1 (broadcast, no reshape).
-    """
+def _var_sums(g: tf.Tensor, w: tf.Tensor, upd: tf.Tensor) -> list[tf.Tensor]:
+    """The 7 scalars of one variable, reduced where it lies (no copy of the gradient)."""
     return [
         tf.math.reduce_euclidean_norm(g),
         tf.reduce_sum(g),
@@ -194,7 +204,7 @@ def _var_sums(g: tf.Tensor, w: tf.Tensor, w0: tf.Tensor) -> list[tf.Tensor]:
         tf.reduce_max(g),
         tf.reduce_min(g),
         tf.math.reduce_euclidean_norm(w),
-        tf.math.reduce_euclidean_norm(w - w0),
+        tf.math.reduce_euclidean_norm(upd),
     ]
 
 

@@ -35,6 +35,7 @@ from keras.src.losses import loss as loss_module
 from keras.src.trainers.data_adapters import data_adapter_utils
 
 from tuitrain.engine.gradstats import StatsPlan
+from tuitrain.engine.increments import IncrementRecorder, increments_apply
 
 CLIP_MODES = ("off", "value", "norm", "global_norm")
 
@@ -46,6 +47,11 @@ class InstrumentedSequential(keras.Sequential):
     After ``compile``, call :meth:`select` before each step (the engine's callback does)
     to choose whether that step measures statistics and how it clips.
     """
+
+    # Where a statistics step takes the update from: "auto", the optimizer's own increments
+    # where they are the whole update (tuitrain.engine.increments), else a snapshot of the
+    # weights; "snapshot" always (benchmarks and tests compare the two).
+    update_source = "auto"
 
     def _tt_init(self) -> None:
         if getattr(self, "_tt_ready", False):
@@ -198,12 +204,20 @@ class InstrumentedSequential(keras.Sequential):
             extra["tt_clipped"] = tf.cast(gnorm > t, tf.float32)
             grads, _ = tf.clip_by_global_norm(grads, t, use_norm=gnorm)
         if stats:
-            before = plan.snapshot(weights)
-            self.optimizer.apply(grads, weights)
+            recorder = before = None
+            if self.update_source == "auto" and increments_apply(
+                    self.optimizer, weights, self.distribute_strategy):
+                with IncrementRecorder(self.optimizer, weights) as recorder:
+                    self.optimizer.apply(grads, weights)
+                plan.update_from = "increments"
+            else:
+                before = plan.snapshot(weights)
+                self.optimizer.apply(grads, weights)
+                plan.update_from = "snapshot"
             acts_by_row = {} if acts is None else {
                 r: acts[id(layer)] for r, layer in enumerate(self.stat_layers())
                 if id(layer) in acts}
-            vstats = plan.var_sums(grads, weights, before)
+            vstats = plan.var_sums(grads, weights, before, recorder)
             extra["tt_vstats"] = vstats
             extra["tt_acts"] = plan.act_sums(acts_by_row)
             if clip_mode == "off":  # pre-clip norm = applied norm: from the per-variable norms
