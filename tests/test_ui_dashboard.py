@@ -161,6 +161,26 @@ SCRIPTED_PRESET = tiny_dict(train__epochs=1000, model={"layers": [
     {"units": 8, "activation": "relu", "repeat": 100}]})
 
 
+async def test_loss_accuracy_and_lr_plots_repaint_on_one_step_axis(logs_dir):
+    """The three plots repaint in the same tick, so their step axes end at the same step
+    whenever the user looks (the lr trace used to lag the curves by up to a second)."""
+    app = make_app(SCRIPTED_PRESET, logs_dir=logs_dir, run_source=scripted(step_time=0.002))
+    async with app.run_test(size=(200, 60)) as pilot:
+        dash = app.screen
+        plots = [dash.query_one("#loss-plot"), dash.query_one("#acc-plot"), dash.query_one(LrTrace)]
+        ends: set[int] = set()
+
+        def three_repaints() -> bool:
+            drawn = [p.drawn_to for p in plots]
+            assert drawn.count(drawn[0]) == 3, f"step axes end at {drawn}"
+            if drawn[0] is not None:
+                ends.add(drawn[0])
+            return len(ends) >= 3
+
+        await until(pilot, three_repaints, 60, "three repaints of the plots")
+        await stop_and_confirm(pilot, app, dash)
+
+
 async def test_failure_shows_error_panel_and_ui_stays_usable(logs_dir):
     app = make_app(SCRIPTED_PRESET, logs_dir=logs_dir, run_source=scripted(fail_at=12, step_time=0.001))
     async with app.run_test(size=(100, 30)) as pilot:

@@ -33,14 +33,16 @@ from tuitrain.ui.screens.schedule import ScheduleDialog
 from tuitrain.ui.widgets.board import ALL_PANELS, RunBoard
 
 REDRAW_HZ = 2
-# The costly panels, and how often each group may repaint while the run goes on (a
-# control, an alert, the run's start and end redraw everything at once). At 200x60 each
-# plot or gradient panel costs 3-8 ms of the UI thread per repaint (docs/benchmarks.md).
-# The curves and the log move with every step; the lr trace, the heatmap and the layer
-# table change slowly (and a table that changes every second cannot be read). Measured:
-# the lr trace at 1 s instead of 2 s costs about 1% of a core more; the price is that its
-# step axis can lag the curves' by a second.
-COSTLY: dict[str, float] = {"curves": 1.0, "lr": 0.5, "log": 1.0, "grads": 0.5}
+# The costly panels, the group each repaints with, and how often each group may repaint
+# while the run goes on (a control, an alert, the run's start and end redraw everything at
+# once). At 200x60 each plot or gradient panel costs 3-8 ms of the UI thread per repaint
+# (docs/benchmarks.md), and on a 2-core box every millisecond of it slows training. The
+# loss, accuracy and lr plots share a step axis, so they repaint together, every 2 s (the
+# header's step counter, rate and ETA move twice a second); the heatmap and the layer
+# table change slowly (a table that changes every second cannot be read); the event log
+# shows new lines within a second.
+COSTLY: dict[str, str] = {"curves": "plots", "lr": "plots", "grads": "grads", "log": "log"}
+GROUP_HZ: dict[str, float] = {"plots": 0.5, "grads": 0.5, "log": 1.0}
 _LR_GROUP = Binding.Group("lr", compact=True)
 _STEERING = {"clip", "schedule", "lr_up", "lr_down", "checkpoint"}
 
@@ -90,7 +92,7 @@ class DashboardScreen(Screen):
         self.runner: Any = None
         self.worker: Worker | None = None
         self.quit_when_done = False
-        self._drawn: dict[str, float] = {}   # costly panel -> when it last repainted
+        self._drawn: dict[str, float] = {}   # COSTLY group -> when it last repainted
 
     def compose(self) -> ComposeResult:
         yield RunBoard(self.state, id="board")
@@ -158,14 +160,19 @@ class DashboardScreen(Screen):
         self.sink.flush()
         changes = self.state.take_changes()
         now = time.monotonic()
-        # Costly panels at most at their COSTLY rate (a tick's jitter of a few ms does not
-        # hold a panel back to the next tick); the header at REDRAW_HZ.
+        # Costly panels at most at their group's rate (a tick's jitter of a few ms does
+        # not hold a group back to the next tick); the header at REDRAW_HZ.
+        due: dict[str, bool] = {}
         for panel in changes & COSTLY.keys():
-            if now - self._drawn.get(panel, -1e9) < 1 / COSTLY[panel] - 0.05:
+            group = COSTLY[panel]
+            if group not in due:
+                due[group] = now - self._drawn.get(group, -1e9) >= 1 / GROUP_HZ[group] - 0.05
+            if not due[group]:
                 changes.discard(panel)
                 self.state.changes.add(panel)
-            else:
-                self._drawn[panel] = now
+        for group, ok in due.items():
+            if ok:
+                self._drawn[group] = now
         if self.state.live:
             changes.add("header")   # elapsed time moves on
         self._redraw(changes)

@@ -109,6 +109,7 @@ class MetricPlot(StripPlot):
         self.border_subtitle = "[#50a0ff]━ train[/] [#ffaa28]● val[/]"
         self.overlays: list[tuple[str, RunState]] = []  # review: other runs to draw too
         self.cursor: int | None = None   # review's cursor step, drawn as a vertical line
+        self.drawn_to: int | None = None
 
     def update_view(self) -> None:
         plt = self.plt
@@ -125,6 +126,7 @@ class MetricPlot(StripPlot):
         int_ticks(plt, xs, self.size.width)
         y_ticks(plt, ys, self.size.height)
         plt.frame(True)
+        self.drawn_to = max(xs) if xs else None   # the last step on the axis now shown
         self.changed()
 
     def _draw(self, st: RunState, name: str, index: int) -> tuple[list, list]:

@@ -22,6 +22,7 @@ class LrTrace(StripPlot):
         self.state = state
         self.log_scale = False
         self.cursor: int | None = None   # review's cursor step
+        self.drawn_to: int | None = None
 
     def update_view(self) -> None:
         s, plt = self.state, self.plt
@@ -46,6 +47,7 @@ class LrTrace(StripPlot):
         if not self.log_scale:
             y_ticks(plt, ys, self.size.height)
         plt.frame(True)
+        self.drawn_to = max(xs) if xs else None   # the last step on the axis now shown
         self.changed()
 
     @property
