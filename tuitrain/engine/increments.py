@@ -66,8 +66,7 @@ class IncrementRecorder:
         def rec_assign(variable, value):
             i = self._index.get(id(variable))
             if i is not None:   # a whole new value: the change is new - old (read first)
-                old = tf.cast(tf.convert_to_tensor(variable), tf.float32)
-                self._added[i].append((1.0, tf.cast(value, tf.float32) - old))
+                self._added[i].append((1.0, _f32(value) - _f32(variable)))
             assign(variable, value)
 
         def rec_assign_add(variable, value):
@@ -88,7 +87,7 @@ class IncrementRecorder:
     def _note(self, variable, value, sign: float) -> None:
         i = self._index.get(id(variable))
         if i is not None:
-            self._added[i].append((sign, tf.cast(tf.convert_to_tensor(value), tf.float32)))
+            self._added[i].append((sign, _f32(value)))
 
     def increment(self, i: int, like) -> tf.Tensor:
         """The change to weight ``i`` in this step, up to its sign (zeros if it had none).
@@ -105,3 +104,8 @@ class IncrementRecorder:
         for sign, p in parts[1:]:
             total = total + p if sign > 0 else total - p
         return total
+
+
+def _f32(x) -> tf.Tensor:
+    """``x`` (a tensor, a variable's current value, an array) as a float32 tensor."""
+    return tf.cast(tf.convert_to_tensor(x), tf.float32)

@@ -24,6 +24,7 @@ clipping mode selects another compiled variant.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import keras
@@ -207,13 +208,12 @@ class InstrumentedSequential(keras.Sequential):
             recorder = before = None
             if self.update_source == "auto" and increments_apply(
                     self.optimizer, weights, self.distribute_strategy):
-                with IncrementRecorder(self.optimizer, weights) as recorder:
-                    self.optimizer.apply(grads, weights)
-                plan.update_from = "increments"
+                recorder = IncrementRecorder(self.optimizer, weights)
             else:
                 before = plan.snapshot(weights)
+            with recorder or contextlib.nullcontext():
                 self.optimizer.apply(grads, weights)
-                plan.update_from = "snapshot"
+            plan.update_from = "increments" if recorder else "snapshot"
             acts_by_row = {} if acts is None else {
                 r: acts[id(layer)] for r, layer in enumerate(self.stat_layers())
                 if id(layer) in acts}
