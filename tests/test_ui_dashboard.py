@@ -11,9 +11,11 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from conftest import tiny_dict
 
 from textual.widgets import Input, Select, Static
+from textual.worker import WorkerFailed
 
 from tuitrain.ui.app import make_app
 from tuitrain.ui.screens.dashboard import DashboardScreen
@@ -186,7 +188,10 @@ async def test_failure_shows_error_panel_and_ui_stays_usable(logs_dir):
     async with app.run_test(size=(100, 30)) as pilot:
         dash = app.screen
         await until(pilot, lambda: dash.state.state == "failed", 20, "the failure")
-        await app.workers.wait_for_complete()
+        # The worker itself failed. (workers.wait_for_complete() would raise too, but only
+        # while the finished worker is still listed: that was a race.)
+        with pytest.raises(WorkerFailed, match="scripted failure at step 12"):
+            await dash.worker.wait()
         await pilot.pause()
         panel = dash.query_one("#error-panel", Static)
         assert panel.display and "scripted failure at step 12" in str(panel.render())
