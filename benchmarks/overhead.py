@@ -49,7 +49,7 @@ CASES = {  # name: (model, stats.every)
 }
 
 
-def preset_for(model: str, every: int, limit: int, epochs: int):
+def preset_for(model: str, every: int, limit: int, epochs: int, full_every: int | None = None):
     return validate_preset({
         "name": f"bench_{model}",
         "data": {"source": "auto", "limit": limit, "validation_size": 0,
@@ -57,7 +57,7 @@ def preset_for(model: str, every: int, limit: int, epochs: int):
         "model": {"layers": MODELS[model]},
         "optimizer": {"name": "sgd", "learning_rate": 0.001},
         "train": {"epochs": epochs, "batch_size": 32},
-        "stats": {"every": every},
+        "stats": {"every": every} | ({} if full_every is None else {"full_every": full_every}),
         "evaluation": {"test": False},
     }, "benchmark")
 
@@ -118,6 +118,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", default="", help="substring filter on case names")
     ap.add_argument("--update-source", choices=("auto", "snapshot"), default="auto",
                     help="where statistics steps take the weight update from")
+    ap.add_argument("--full-every", type=int, default=None,
+                    help="stats.full_every (default: the preset default, 10; 1: every "
+                         "statistics step takes every figure)")
     args = ap.parse_args(argv)
     InstrumentedSequential.update_source = args.update_source
     rows = []
@@ -125,7 +128,7 @@ def main(argv=None) -> int:
         for case, (model, every) in CASES.items():
             if args.cases not in case:
                 continue
-            preset = preset_for(model, every, args.limit, 1000)
+            preset = preset_for(model, every, args.limit, 1000, args.full_every)
             data = load_data(preset.data)
             warm = -(-args.limit // preset.train.batch_size) + 2 * every + 5
             p, e, r, lo, hi = compare(preset, data, logs_dir, args.pairs, args.slice, warm)
@@ -138,7 +141,8 @@ def main(argv=None) -> int:
     print("| --- | ---: | ---: | ---: |")
     for case, p, e, r, lo, hi in rows:
         print(f"| {case} | {p:.0f} | {e:.0f} | {r:.2f}x ({lo:.2f}-{hi:.2f}) |")
-    print(f"\n{data.source}; {args.limit} images, batch 32, {args.pairs} pairs of {args.slice:g} s "
+    print(f"\n{data.source}; {args.limit} images, batch 32, stats.full_every "
+          f"{preset.stats.full_every}, {args.pairs} pairs of {args.slice:g} s "
           f"slices after one warm-up epoch; python {sys.version.split()[0]}, "
           f"keras {keras.__version__}")
     return 0

@@ -27,8 +27,9 @@ from tuitrain.data import load_data  # noqa: E402
 from tuitrain.engine import build  # noqa: E402
 from tuitrain.engine.instrumented import InstrumentedSequential  # noqa: E402
 
-VARIANTS = {  # name: (statistics, activation statistics, where the update comes from)
+VARIANTS = {  # name: (statistics: False, "core" or True, activations, update source)
     "lean": (False, False, "auto"), "stats": (True, True, "auto"),
+    "core stats (full_every > every)": ("core", False, "auto"),
     "stats, no activations": (True, False, "auto"),
     "stats, update from a snapshot": (True, True, "snapshot")}
 
@@ -37,7 +38,7 @@ def time_variant(model, it, stats: bool, acts: bool, source: str, steps: int) ->
     model.measure_activations = acts
     model.update_source = source
     model.reset_variants()
-    model.select(stats)
+    model.select(bool(stats), full=stats is True)
     fn = model.train_function
     for _ in range(5):
         fn(it)

@@ -12,7 +12,7 @@ import pytest
 from conftest import tiny_preset
 from tuitrain.engine.control import Control
 from tuitrain.engine.events import (
-    Alert, ControlApplied, EpochEnd, GradStats, RunEnded, RunStarted, Step,
+    CORE_COLUMNS, Alert, ControlApplied, EpochEnd, GradStats, RunEnded, RunStarted, Step,
 )
 from tuitrain.engine.trainer import Trainer
 from tuitrain.gil import SWITCH_INTERVAL_S
@@ -50,7 +50,7 @@ def test_loss_decreases_and_stats_cover_every_layer_in_order(logs_dir):
     assert started.layers == ["dense_1", "dense_2", "output"]
     stats = of(events, GradStats)
     assert len(stats) == len(of(events, Step))  # stats.every = 1
-    row = stats[-1]
+    row = [s for s in stats if not s.core_only][-1]   # every column measured
     assert len(row.values) == 3 and len(row.values[0]) == len(row.columns)
     norm, wnorm, ratio = (row.columns.index(c) for c in ("norm", "weight_norm", "update_ratio"))
     assert all(v[norm] > 0 and v[wnorm] > 0 and 0 < v[ratio] < 1 for v in row.values)
@@ -61,6 +61,38 @@ def test_stats_every_n_steps_only(logs_dir):
     events, _, _ = run(tiny_preset(stats={"every": 4}, train__epochs=1), logs_dir)
     steps = [s.step for s in of(events, GradStats)]
     assert steps == [1, 5, 9]   # measured on steps 0, 4, 8 (0-based), reported after them
+
+
+def test_costlier_statistics_every_full_every_steps(logs_dir):
+    """stats.every = 1, full_every = 4: every step has the gradient's norm, mean, std,
+    zeros and non-finite count; steps 0, 4, 8 (0-based) also the largest |g|, the weight
+    norm, the update ratio and the activations; the others leave them unmeasured."""
+    p = tiny_preset(stats={"every": 1, "full_every": 4}, train__epochs=1)
+    events, _, _ = run(p, logs_dir)
+    stats = of(events, GradStats)
+    assert len(stats) == len(of(events, Step)) >= 10
+    assert [s.step for s in stats if not s.core_only] == list(range(1, len(stats) + 1, 4))
+    cols = stats[0].columns
+    core = [cols.index(c) for c in CORE_COLUMNS]
+    rest = [i for i in range(len(cols)) if i not in core]
+    for s in stats:
+        for row in s.values:
+            assert all(row[i] is not None for i in core), s.step
+            assert all((row[i] is None) == s.core_only for i in rest), s.step
+    # The log keeps which steps were core-only; review shows the last costlier figures
+    # taken, as the live view does.
+    log = RunLog.load(_run_dir(logs_dir))
+    assert [e.core_only for e in log.grad_events()] == [s.core_only for s in stats]
+    ratio = cols.index("update_ratio")
+    first = [r[ratio] for r in stats[0].values]
+    gs = log.grad_series()
+    assert np.isfinite(gs.values[:, :, ratio]).all()
+    np.testing.assert_allclose(gs.values[2][:, ratio], first, rtol=1e-6)
+    at = log.grad_at(stats[2].step)
+    assert at.core_only and at.step == stats[2].step
+    np.testing.assert_allclose([r[ratio] for r in at.values], first, rtol=1e-6)
+    full_steps = {s.step for s in stats if not s.core_only}
+    assert set(log.grad_series(2).steps.tolist()) <= full_steps   # decimated: full samples
 
 
 def test_a_run_shortens_the_gil_switch_interval_and_restores_it(logs_dir):
@@ -257,5 +289,6 @@ def test_activation_statistics_follow_the_preset(logs_dir):
                     logs_dir)
     cols = list(of(on, GradStats)[0].columns)
     a = cols.index("act_std")
-    assert all(r[a] is not None and r[a] > 0 for r in of(on, GradStats)[-1].values)
-    assert all(r[a] is None for r in of(off, GradStats)[-1].values)
+    full = [e for e in of(on, GradStats) if not e.core_only]
+    assert all(r[a] is not None and r[a] > 0 for r in full[-1].values)
+    assert all(r[a] is None for r in of(off, GradStats)[0].values)

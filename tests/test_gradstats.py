@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from tests.conftest import tiny_preset
 from tuitrain.data import load_data
-from tuitrain.engine.events import STAT_COLUMNS
+from tuitrain.engine.events import CORE_COLUMNS, STAT_COLUMNS, not_core
 from tuitrain.engine.gradstats import MODES, SMALL
 from tuitrain.engine.increments import increments_apply
 from tuitrain.engine.instrumented import InstrumentedSequential
@@ -40,10 +40,10 @@ def _model():
     return model
 
 
-def _one_stats_step(model, x, y):
+def _one_stats_step(model, x, y, full=True):
     """Run one statistics step through the model's own train function; return its table."""
     model.set_clipping("off", 1.0)
-    model.select(True)
+    model.select(True, full=full)
     data = tf.data.Dataset.from_tensors((x, y))
     logs = model.train_function(iter(data))
     return model.stats_table(logs)
@@ -101,7 +101,31 @@ def test_every_column_matches_numpy(activations):
         assert table[2, col["act_std"]] == pytest.approx(outputs["frozen"].std(), rel=2e-3)
 
 
-def test_nonfinite_entries_are_counted_per_layer():
+@pytest.mark.parametrize("mode", MODES)
+def test_a_core_step_takes_the_same_core_figures_and_leaves_the_rest(mode):
+    """``select(True, full=False)``: the gradient's norm, mean, std, zeros and non-finite
+    count as a full step takes them on the same weights and batch; nothing else."""
+    d = load_data(tiny_preset().data)
+    x, y = tf.constant(d.x_train[:32]), tf.constant(d.y_train[:32])
+    tables = {}
+    for full in (True, False):
+        model = _model()
+        model.stats_mode = mode
+        model.set_clipping("off", 1.0)
+        model.select(True, full=full)
+        logs = model.train_function(iter(tf.data.Dataset.from_tensors((x, y))))
+        assert model.stats_plan().full == full
+        tables[full] = model.stats_table(logs)
+    core, rest, trained = [STAT_COLUMNS.index(c) for c in CORE_COLUMNS], not_core(), [0, 1, 3]
+    np.testing.assert_allclose(tables[False][:, core], tables[True][:, core], rtol=1e-5,
+                               equal_nan=True)
+    assert np.isfinite(tables[False][np.ix_(trained, core)]).all()
+    assert np.isnan(tables[False][:, rest]).all()
+    assert np.isfinite(tables[True][np.ix_(trained, rest)]).all()
+
+
+@pytest.mark.parametrize("full", [True, False])
+def test_nonfinite_entries_are_counted_per_layer(full):
     d = load_data(tiny_preset().data)
     x, y = tf.constant(d.x_train[:32]), tf.constant(d.y_train[:32])
     model = _model()
@@ -109,7 +133,7 @@ def test_nonfinite_entries_are_counted_per_layer():
     poisoned = np.array(kernel.numpy())
     poisoned[0, :3] = np.inf     # three weights of the output layer become inf
     kernel.assign(poisoned)
-    table = _one_stats_step(model, x, y)
+    table = _one_stats_step(model, x, y, full)
     nonfinite, norm = table[:, STAT_COLUMNS.index("nonfinite")], table[:, STAT_COLUMNS.index("norm")]
     assert nonfinite[3] > 0 and not math.isfinite(norm[3])
     for r in (0, 1, 3):   # counted exactly where the layer's norm is not finite
@@ -136,7 +160,7 @@ def test_the_three_ways_of_taking_the_sums_agree():
         model.compile(optimizer=keras.optimizers.SGD(LR), loss="sparse_categorical_crossentropy")
         model.stats_mode = mode
         tables[mode] = _one_stats_step(model, x, y)
-        plan = model._tt_plans[(True, "off")]
+        plan = model.stats_plan()
         assert plan.mode == mode
         sizes[mode] = sorted(len(g) for g in plan.groups)
     assert sizes == {"per_variable": [1] * 10, "small_grouped": [1] * 6 + [4],
@@ -234,7 +258,7 @@ def test_update_ratio_is_the_applied_update_for_every_optimizer(name):
     before = [np.array(w.numpy()) for w in model.trainable_weights]
     table = _one_stats_step(model, x, y)
     assert not {"assign", "assign_add", "assign_sub"} & set(vars(optimizer))  # restored
-    assert model._tt_plans[(True, "off")].update_from == ("increments" if increments else "snapshot")
+    assert model.stats_plan().update_from == ("increments" if increments else "snapshot")
     after = {id(w): (b, np.array(w.numpy())) for w, b in zip(model.trainable_weights, before)}
     ratio = STAT_COLUMNS.index("update_ratio")
     for r, layer in enumerate(model.stat_layers()):

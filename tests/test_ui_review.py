@@ -67,6 +67,25 @@ def test_replay_equals_applying_every_event(runs):
         assert [line.text for line in fast.log] == [line.text for line in slow.log]
 
 
+def test_core_only_samples_show_the_last_costlier_figures(runs):
+    """stats.every 2 with the default full_every 10: one sample in five has the update
+    ratio (and the other costlier figures); the views hold the last one taken, so the
+    update-ratio heatmap has no holes, live and in review alike."""
+    _, sgd_dir, _ = runs
+    log = RunLog.load(sgd_dir)
+    flags = [e.core_only for e in log.grad_events()]
+    assert flags[:6] == [False, True, True, True, True, False]
+    ratio = STAT_COLUMNS.index("update_ratio")
+    live = RunState()
+    live.apply_all(log.events)
+    for st in (live, replay(log)):
+        _, samples = st.grads.points()
+        assert len(samples) == len(flags)
+        assert np.isfinite(np.stack([s[:, ratio] for s in samples])).all()
+        np.testing.assert_array_equal(samples[3][:, ratio], samples[0][:, ratio])
+        assert not np.array_equal(samples[5][:, ratio], samples[0][:, ratio])
+
+
 def synthetic_run(logs, steps: int, layers: int = 3, every: int = 10, close: bool = True):
     """A run log written through RunWriter with the engine's event types."""
     names = [f"dense_{i}" for i in range(layers)]

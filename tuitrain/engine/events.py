@@ -25,6 +25,13 @@ STAT_COLUMNS: tuple[str, ...] = (
     "act_mean",      # mean of the layer's output activations (NaN if not measured)
     "act_std",       # std of the layer's output activations (NaN if not measured)
 )
+# Measured on every statistics step; the others on every ``stats.full_every`` steps.
+CORE_COLUMNS: tuple[str, ...] = ("norm", "mean", "std", "zero_frac", "nonfinite")
+
+
+def not_core(columns=STAT_COLUMNS) -> list[int]:
+    """Indices of ``columns`` that a ``GradStats.core_only`` sample leaves unmeasured."""
+    return [i for i, c in enumerate(columns) if c not in CORE_COLUMNS]
 
 RUN_STATUSES = ("finished", "stopped", "failed", "interrupted")
 
@@ -92,6 +99,7 @@ class GradStats(Event):
     values: list[list[float]]   # len(layers) rows x len(columns); None for not measured
                                 # (the log writes NaN/inf as the strings "NaN", "Infinity")
     frozen: list[bool]          # per layer: not trainable at this step
+    core_only: bool = False     # only CORE_COLUMNS measured at this step (the rest NaN)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ RAW_COLUMNS = ("norm", "sum", "zeros", "max", "min", "wnorm", "updnorm", "nonfin
 _NORM, _SUM, _ZEROS, _MAX, _MIN, _WNORM, _UPDNORM, _NONFINITE = range(len(RAW_COLUMNS))
 _SQUARED = [_NORM, _WNORM, _UPDNORM]          # squared before they are added up
 _SUMMED = [_NORM, _SUM, _ZEROS, _WNORM, _UPDNORM, _NONFINITE]   # added up over a row
+# What a core statistics step (``full=False``) returns: no max/min, weights or update.
+_CORE_RAW = [_NORM, _SUM, _ZEROS, _NONFINITE]
 _EPS = 1e-12
 MODES = ("per_variable", "small_grouped", "grouped")
 # small_grouped: variables of at most this many entries are stacked by shape.
@@ -59,8 +61,11 @@ def default_mode() -> str:
 class StatsPlan:
     """Which variables feed which row; built eagerly, before the variant is traced."""
 
-    def __init__(self, stat_layers, weights, mode: str | None = None):
+    def __init__(self, stat_layers, weights, mode: str | None = None, full: bool = True):
         self.mode = mode or default_mode()
+        # full: every RAW_COLUMNS figure; else the core ones (events.CORE_COLUMNS), the
+        # step that most statistics steps take when ``stats.full_every`` > ``stats.every``.
+        self.full = full
         if self.mode not in MODES:
             raise ValueError(f"statistics mode must be one of {MODES}")
         index = {id(w): i for i, w in enumerate(weights)}
@@ -104,7 +109,8 @@ class StatsPlan:
                 else tf.stack([tf.cast(weights[g[0]].value, tf.float32)]) for g in self.groups]
 
     def var_sums(self, grads, weights, before=None, recorder=None) -> tf.Tensor:
-        """[measured variables x RAW_COLUMNS] in ``self.order``.
+        """[measured variables x RAW_COLUMNS] in ``self.order`` (a core plan: the
+        ``_CORE_RAW`` columns only; ``before`` and ``recorder`` are not used).
 
         The update is ``W - before`` (``before`` from :meth:`snapshot`), or what
         ``recorder`` (an :class:`~tuitrain.engine.increments.IncrementRecorder`) caught the
@@ -114,19 +120,26 @@ class StatsPlan:
         for k, g in enumerate(self.groups):
             if len(g) > 1:
                 G = _stack([grads[i] for i in g])
-                W = _stack([weights[i].value for i in g])
-                upd = (_stack([recorder.increment(i, weights[i]) for i in g]) if recorder
-                       else W - before[k])
-                parts.append(_group_sums(G, W, upd))
+                if not self.full:
+                    parts.append(tf.stack(_core(G, 1), axis=1))
+                else:
+                    W = _stack([weights[i].value for i in g])
+                    upd = (_stack([recorder.increment(i, weights[i]) for i in g]) if recorder
+                           else W - before[k])
+                    parts.append(tf.stack(_full(G, W, upd, 1), axis=1))
             else:
                 i = g[0]
                 G = tf.cast(grads[i], tf.float32)
-                w = tf.cast(weights[i].value, tf.float32)
-                upd = recorder.increment(i, weights[i]) if recorder else w - before[k]
-                scalars += _var_sums(G, w, upd)
+                if not self.full:
+                    scalars += _core(G, None)
+                else:   # reduced where it lies: no copy of the gradient
+                    w = tf.cast(weights[i].value, tf.float32)
+                    upd = recorder.increment(i, weights[i]) if recorder else w - before[k]
+                    scalars += _full(G, w, upd, None)
             grad_sets.append(G)
+        width = (len(RAW_COLUMNS) if self.full else len(_CORE_RAW)) - 1   # nonfinite: below
         if scalars:
-            parts.insert(0, tf.reshape(tf.stack(scalars), [-1, len(RAW_COLUMNS) - 1]))
+            parts.insert(0, tf.reshape(tf.stack(scalars), [-1, width]))
         table = tf.concat(parts, 0)
         norms = table[:, _NORM]
 
@@ -161,7 +174,11 @@ class StatsPlan:
         """Rows of STAT_COLUMNS (n_rows x N_COLS) from the step's two tensors; NaN = not measured."""
         out = np.full((self.n_rows, N_COLS), math.nan)
         if len(self.order):
-            v = np.asarray(var_sums, dtype=np.float64)[self._perm]
+            v = np.asarray(var_sums, dtype=np.float64)
+            if not self.full:   # the figures a core step does not take: NaN
+                v = np.full((len(v), len(RAW_COLUMNS)), math.nan)
+                v[:, _CORE_RAW] = np.asarray(var_sums, dtype=np.float64)
+            v = v[self._perm]
             v[:, _SQUARED] **= 2
             with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
                 sums = np.add.reduceat(v[:, _SUMMED], self._starts, axis=0)
@@ -182,29 +199,22 @@ class StatsPlan:
         return out
 
 
-def _group_sums(G: tf.Tensor, W: tf.Tensor, upd: tf.Tensor) -> tf.Tensor:
-    """[k x 7] per stacked variable: RAW_COLUMNS up to (not including) nonfinite."""
-    return tf.stack([
-        tf.math.reduce_euclidean_norm(G, 1),
-        tf.reduce_sum(G, 1),
-        tf.reduce_sum(tf.cast(tf.equal(G, 0.0), tf.float32), 1),
-        tf.reduce_max(G, 1),
-        tf.reduce_min(G, 1),
-        tf.math.reduce_euclidean_norm(W, 1),
-        tf.math.reduce_euclidean_norm(upd, 1),
-    ], axis=1)
-
-
-def _var_sums(g: tf.Tensor, w: tf.Tensor, upd: tf.Tensor) -> list[tf.Tensor]:
-    """The 7 scalars of one variable, reduced where it lies (no copy of the gradient)."""
+def _core(G: tf.Tensor, axis: int | None) -> list[tf.Tensor]:
+    """Norm, sum and zeros of ``G`` (per row with ``axis=1``): a core step's figures."""
     return [
-        tf.math.reduce_euclidean_norm(g),
-        tf.reduce_sum(g),
-        tf.reduce_sum(tf.cast(tf.equal(g, 0.0), tf.float32)),
-        tf.reduce_max(g),
-        tf.reduce_min(g),
-        tf.math.reduce_euclidean_norm(w),
-        tf.math.reduce_euclidean_norm(upd),
+        tf.math.reduce_euclidean_norm(G, axis),
+        tf.reduce_sum(G, axis),
+        tf.reduce_sum(tf.cast(tf.equal(G, 0.0), tf.float32), axis),
+    ]
+
+
+def _full(G: tf.Tensor, W: tf.Tensor, upd: tf.Tensor, axis: int | None) -> list[tf.Tensor]:
+    """RAW_COLUMNS up to (not including) nonfinite."""
+    return _core(G, axis) + [
+        tf.reduce_max(G, axis),
+        tf.reduce_min(G, axis),
+        tf.math.reduce_euclidean_norm(W, axis),
+        tf.math.reduce_euclidean_norm(upd, axis),
     ]
 
 

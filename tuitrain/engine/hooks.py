@@ -2,7 +2,7 @@
 
 Keras calls ``on_train_batch_begin`` / ``on_train_batch_end`` synchronously around each
 step, so this is where the engine sets the learning rate, picks the compiled variant
-(statistics or not, clipping mode), emits step events, applies queued commands, and waits
+(no statistics, the core ones or all of them; clipping mode), emits step events, applies queued commands, and waits
 while paused: the step counter really stops.
 """
 
@@ -49,7 +49,12 @@ class EngineHooks(keras.callbacks.Callback):
         if lr != tr.lr:
             tr.optimizer.learning_rate.assign(lr)
             tr.lr = lr
-        tr.model.select(tr.step % tr.stats_every == 0)
+        stats = tr.step % tr.stats_every == 0
+        # The costlier figures at most every full_every steps (see StatsConfig.full_every).
+        full = stats and (tr.last_full_stats is None or tr.step - tr.last_full_stats >= tr.full_every)
+        if full:
+            tr.last_full_stats = tr.step
+        tr.model.select(stats, full)
 
     def on_train_batch_end(self, batch, logs=None):
         tr = self.tr
@@ -75,7 +80,7 @@ class EngineHooks(keras.callbacks.Callback):
             tr.emit(GradStats(
                 step=tr.step, epoch=tr.epoch, columns=list(STAT_COLUMNS),
                 values=_rows_with_none(stats),
-                frozen=tr.frozen,
+                frozen=tr.frozen, core_only=not tr.model.stats_plan().full,
             ))
         bad = not math.isfinite(loss) or ("tt_gnorm" in logs and not math.isfinite(gnorm))
         if bad and not tr.nonfinite_seen:

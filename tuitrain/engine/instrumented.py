@@ -39,6 +39,8 @@ from tuitrain.engine.gradstats import StatsPlan
 from tuitrain.engine.increments import IncrementRecorder, increments_apply
 
 CLIP_MODES = ("off", "value", "norm", "global_norm")
+# Statistics levels of a step: none, the core figures, every figure (see select()).
+LEAN, CORE, FULL = 0, 1, 2
 
 
 @keras.saving.register_keras_serializable(package="tuitrain")
@@ -58,9 +60,10 @@ class InstrumentedSequential(keras.Sequential):
         if getattr(self, "_tt_ready", False):
             return
         self._tt_ready = True
-        self._tt_fns: dict[tuple[bool, str], object] = {}
-        self._tt_plans: dict[tuple[bool, str], StatsPlan] = {}
-        self._tt_key: tuple[bool, str] = (False, "off")
+        # Variants by (statistics level: LEAN, CORE or FULL; clipping mode).
+        self._tt_fns: dict[tuple[int, str], object] = {}
+        self._tt_plans: dict[tuple[int, str], StatsPlan] = {}
+        self._tt_key: tuple[int, str] = (LEAN, "off")
         self.stats_mode: str | None = None   # None: gradstats.default_mode()
         self._tt_clip_mode = "off"
         self._tt_threshold = tf.Variable(1.0, dtype=tf.float32, trainable=False,
@@ -93,16 +96,21 @@ class InstrumentedSequential(keras.Sequential):
         self._tt_clip_mode = mode
         self._tt_threshold.assign(float(threshold))
 
-    def select(self, stats: bool) -> None:
-        """Make the next ``train_function`` call the (stats, clip mode) variant."""
+    def select(self, stats: bool, full: bool = True) -> None:
+        """Make the next ``train_function`` call the (statistics, clip mode) variant.
+
+        ``full=False``: a statistics step that takes only the core figures
+        (``events.CORE_COLUMNS``), without activations.
+        """
         self._tt_init()
-        key = (bool(stats), self._tt_clip_mode)
+        key = (LEAN if not stats else FULL if full else CORE, self._tt_clip_mode)
         self._tt_key = key
         fn = self._tt_fns.get(key)
         if fn is None:
             plan = None
             if key[0]:
-                plan = StatsPlan(self.stat_layers(), self.trainable_weights, self.stats_mode)
+                plan = StatsPlan(self.stat_layers(), self.trainable_weights, self.stats_mode,
+                                 full=key[0] == FULL)
                 self._tt_plans[key] = plan
             step = functools.partial(self._tt_train_step, key[0], key[1], plan)
             fn = self._lean_function(step)
@@ -116,8 +124,11 @@ class InstrumentedSequential(keras.Sequential):
         """
         if "tt_vstats" not in logs:
             return None
-        plan = self._tt_plans[self._tt_key]
-        return plan.table(logs["tt_vstats"], logs.get("tt_acts"))
+        return self.stats_plan().table(logs["tt_vstats"], logs.get("tt_acts"))
+
+    def stats_plan(self) -> StatsPlan | None:
+        """The :class:`StatsPlan` of the selected variant (None for a lean step)."""
+        return self._tt_plans.get(self._tt_key)
 
     def _lean_function(self, step_function):
         """A train function for ``step_function``: one step per call, see the module doc."""
@@ -162,7 +173,7 @@ class InstrumentedSequential(keras.Sequential):
     def train_step(self, data):
         # Used when fit() runs before select(): the lean, unclipped variant.
         self._tt_init()
-        return self._tt_train_step(False, self._tt_clip_mode, None, data)
+        return self._tt_train_step(LEAN, self._tt_clip_mode, None, data)
 
     def _forward(self, x, with_acts: bool):
         if not with_acts:
@@ -174,9 +185,10 @@ class InstrumentedSequential(keras.Sequential):
             acts[id(layer)] = h
         return h, acts
 
-    def _tt_train_step(self, stats: bool, clip_mode: str, plan: StatsPlan | None, data):
+    def _tt_train_step(self, level: int, clip_mode: str, plan: StatsPlan | None, data):
         x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
-        with_acts = stats and self.measure_activations
+        stats = level != LEAN
+        with_acts = level == FULL and self.measure_activations
         with tf.GradientTape() as tape:
             y_pred, acts = self._forward(x, with_acts)
             loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
@@ -206,14 +218,17 @@ class InstrumentedSequential(keras.Sequential):
             grads, _ = tf.clip_by_global_norm(grads, t, use_norm=gnorm)
         if stats:
             recorder = before = None
-            if self.update_source == "auto" and increments_apply(
+            if level == CORE:   # no update norm: nothing to catch or copy
+                pass
+            elif self.update_source == "auto" and increments_apply(
                     self.optimizer, weights, self.distribute_strategy):
                 recorder = IncrementRecorder(self.optimizer, weights)
             else:
                 before = plan.snapshot(weights)
             with recorder or contextlib.nullcontext():
                 self.optimizer.apply(grads, weights)
-            plan.update_from = "increments" if recorder else "snapshot"
+            if level == FULL:
+                plan.update_from = "increments" if recorder else "snapshot"
             acts_by_row = {} if acts is None else {
                 r: acts[id(layer)] for r, layer in enumerate(self.stat_layers())
                 if id(layer) in acts}

@@ -65,6 +65,8 @@ class Trainer:
         self.clip_mode = preset.clipping.mode
         self.clip_threshold = preset.clipping.threshold
         self.stats_every = preset.stats.every
+        self.full_every = preset.stats.full_every
+        self.last_full_stats: int | None = None   # the step of the last full statistics step
         self.batch_size = preset.train.batch_size
 
     # -- events ----------------------------------------------------------------------

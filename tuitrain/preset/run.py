@@ -77,6 +77,10 @@ class StatsConfig(StrictModel):
     """Compute per-layer statistics every N steps (1: every step)."""
     activations: bool = True
     """Also record each layer's activation mean and std (Sequential models)."""
+    full_every: int = Field(10, ge=1)
+    """The costlier figures (largest |g|, weight norm, update/weight ratio, activation mean
+    and std) at most every N steps, on a statistics step; the gradient norm, mean, std,
+    zeros and non-finite count on every statistics step. 1: all of them on every one."""
 
 
 class Evaluation(StrictModel):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
@@ -26,7 +26,8 @@ from typing import Any, BinaryIO, Iterator
 import numpy as np
 
 from tuitrain.engine.events import (STAT_COLUMNS, Alert, Checkpoint, ControlApplied, EpochEnd,
-                                    Evaluated, Event, GradStats, RunEnded, RunStarted)
+                                    Evaluated, Event, GradStats, RunEnded, RunStarted,
+                                    not_core)
 from tuitrain.runlog.codec import (COMMIT, EVENTS_FILE, GRAD_CODE, INDEX_DTYPE, INDEX_FILE,
                                    PRESET_FILE, STEP_COLUMNS, STEPS_FILE, decode_event,
                                    parse_line)
@@ -229,19 +230,48 @@ class RunLog:
         return list(self.grad_events())
 
     def grad_at(self, step: int) -> GradStats | None:
-        """The latest GradStats at or before ``step`` (None before the first)."""
+        """The latest GradStats at or before ``step`` (None before the first).
+
+        A core-only sample gets the costlier figures of the latest full one before it
+        (what the live table shows at that step); ``core_only`` stays True.
+        """
         i = int(np.searchsorted(self.grad_steps, step, side="right")) - 1
         if i < 0:
             return None
         event = decode_event(next(self._read_grad_dicts(np.array([i]))))
-        return event if isinstance(event, GradStats) else None
+        if not isinstance(event, GradStats):
+            return None
+        cols = not_core(event.columns)
+        for j in range(i - 1, -1, -1) if event.core_only else ():
+            earlier = decode_event(next(self._read_grad_dicts(np.array([j]))))
+            if isinstance(earlier, GradStats) and not earlier.core_only:
+                if len(earlier.values) == len(event.values):
+                    values = [list(row) for row in event.values]
+                    for row, old in zip(values, earlier.values):
+                        for c in cols:
+                            row[c] = old[c]
+                    event = replace(event, values=values)
+                break
+        return event
+
+    def _full_samples(self) -> np.ndarray:
+        """Indices of the samples the engine took in full, from the preset's cadence
+        (every ``stats.full_every`` steps; a guess for choosing samples, not a record)."""
+        stats = self.preset.get("stats") or {}
+        every, full = int(stats.get("every", 10) or 1), int(stats.get("full_every", 1) or 1)
+        m = max(1, -(-full // every))
+        return np.arange(0, len(self.grad_steps), m)
 
     def grad_series(self, max_samples: int | None = None) -> GradSeries:
         """Gradient stats as arrays, evenly decimated to at most ``max_samples`` samples."""
         n = len(self.grad_steps)
         idx = np.arange(n)
         if max_samples is not None and n > max_samples:
-            idx = np.unique(np.linspace(0, n - 1, max(max_samples, 1)).round().astype(np.int64))
+            # From the full samples when there are enough of them: every column measured.
+            full = self._full_samples()
+            pool = full if len(full) >= max_samples else idx
+            idx = pool[np.unique(np.linspace(0, len(pool) - 1, max(max_samples, 1))
+                                 .round().astype(np.int64))]
         n_layers = len(self.layers)
         columns = list(STAT_COLUMNS)
         values = frozen = None
@@ -255,6 +285,9 @@ class RunLog:
                 frozen = np.zeros((len(idx), n_layers), dtype=bool)
             if v.shape == values.shape[1:]:
                 values[row] = v
+                if d.get("core_only") and row:   # the costlier figures: the last ones taken
+                    keep = not_core(columns)
+                    values[row][:, keep] = values[row - 1][:, keep]
             fz = d.get("frozen") or []
             if len(fz) == n_layers:
                 frozen[row] = fz

@@ -20,13 +20,15 @@ import numpy as np
 
 from tuitrain.engine.events import (
     STAT_COLUMNS, Alert, Checkpoint, ControlApplied, EpochEnd, Evaluated, Event, GradStats,
-    RunEnded, RunStarted, Step,
+    RunEnded, RunStarted, Step, not_core,
 )
 from tuitrain.ui.journal import LogLine, Marker, describe_control, epoch_line
 from tuitrain.ui.series import Series
 
 LIVE_STATES = ("starting", "running", "paused", "stopping")
 ENDED_STATES = ("finished", "stopped", "failed", "interrupted", "crashed")
+# The columns a core statistics step (GradStats.core_only) does not measure.
+_NOT_CORE = not_core()
 
 
 def _f(x: Any) -> float:
@@ -229,6 +231,11 @@ class RunState:
     def _on_grad_stats(self, e: GradStats) -> None:
         arr = np.array([[math.nan if v is None else v for v in row] for row in e.values],
                        dtype=np.float32).reshape(len(e.values), len(STAT_COLUMNS))
+        last = self.grad_latest
+        if e.core_only and last is not None and last.shape == arr.shape:
+            # The costlier figures were not taken at this step: the last ones taken hold
+            # (the heatmap's update-ratio and activation views, the table's columns).
+            arr[:, _NOT_CORE] = last[:, _NOT_CORE]
         self.grad_latest, self.grad_step = arr, e.step
         self.frozen = list(e.frozen)
         self.grads.append(e.step, arr)
