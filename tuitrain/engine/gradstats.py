@@ -26,6 +26,11 @@ assign methods, else from a copy of the weights taken before the update (``tf.st
 always allocates; a plain read of a variable could alias the buffer that the update
 writes). Non-finite gradient entries are counted only when some gradient's sum of squares
 is not finite, so the usual step does not pay for them.
+
+A *core* plan (``full=False``) takes only the gradient's norm, sum and zeros (and the
+non-finite count): the figures of ``events.CORE_COLUMNS``. The engine uses it for the
+statistics steps between full ones (``stats.full_every``); the table leaves the other
+columns NaN.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Keras calls ``on_train_batch_begin`` / ``on_train_batch_end`` synchronously around each
 step, so this is where the engine sets the learning rate, picks the compiled variant
-(no statistics, the core ones or all of them; clipping mode), emits step events, applies queued commands, and waits
-while paused: the step counter really stops.
+(no statistics, the core ones or all of them; clipping mode), emits step events, applies
+queued commands, and waits while paused: the step counter really stops.
 """
 
 from __future__ import annotations
