@@ -16,7 +16,7 @@ import pytest
 from conftest import tiny_preset
 
 from tuitrain.engine.control import Control
-from tuitrain.engine.events import STAT_COLUMNS, EpochEnd, GradStats, RunStarted, Step
+from tuitrain.engine.events import CORE_COLUMNS, STAT_COLUMNS, EpochEnd, GradStats, RunStarted, Step
 from tuitrain.runlog import PID_FILE, RunLog, RunWriter
 from tuitrain.ui.presetdiff import MISSING, flatten, preset_diff
 from tuitrain.ui.replay import replay
@@ -84,6 +84,7 @@ def test_core_only_samples_show_the_last_costlier_figures(runs):
         assert np.isfinite(np.stack([s[:, ratio] for s in samples])).all()
         np.testing.assert_array_equal(samples[3][:, ratio], samples[0][:, ratio])
         assert not np.array_equal(samples[5][:, ratio], samples[0][:, ratio])
+        assert st.grad_latest_core == flags[-1]   # the table dims what is carried
 
 
 def synthetic_run(logs, steps: int, layers: int = 3, every: int = 10, close: bool = True):
@@ -155,6 +156,12 @@ async def test_review_cursor_moves_the_layer_table(runs):
                     v = row[STAT_COLUMNS.index(col)]
                     want = fmt(math.nan if v is None else float(np.float32(v)), col).plain
                     assert cells[k].plain == want, (step, i, col)
+                    # The costlier figures of a core-only sample come from an earlier one.
+                    if v is not None:
+                        dim = "dim" in str(cells[k].style).split()
+                        assert dim == (expected.core_only and col not in CORE_COLUMNS), (step, col)
+            assert table.carried == expected.core_only
+            assert ("dim: an earlier step" in str(table.border_title)) == expected.core_only
 
         await pilot.press("left", "left", "left")
         assert_table_is(int(steps[-4]))
@@ -163,8 +170,10 @@ async def test_review_cursor_moves_the_layer_table(runs):
         assert_table_is(jumped)
         await pilot.press("home")
         assert_table_is(int(steps[0]))
+        assert not log.grad_at(int(steps[0])).core_only
         await pilot.press("right")
         assert_table_is(int(steps[1]))
+        assert table.carried                             # stats.every 2, full_every 10
         assert "sample 2/" in str(screen.query_one("#scrubber").render())
         await pilot.press("end")
         assert_table_is(int(steps[-1]))

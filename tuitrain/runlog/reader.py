@@ -120,6 +120,7 @@ class GradSeries:
     frozen: np.ndarray   # bool [n, n_layers]
     columns: list[str]
     layers: list[str]
+    core_only: np.ndarray | None = None   # bool [n]: the costlier figures carried forward
 
 
 @dataclass
@@ -276,6 +277,7 @@ class RunLog:
         columns = list(STAT_COLUMNS)
         values = frozen = None
         epochs = np.zeros(len(idx), dtype=np.int64)
+        core_only = np.zeros(len(idx), dtype=bool)
         for row, d in enumerate(self._read_grad_dicts(idx)):
             v = np.asarray(d.get("values") or [], dtype=np.float32)
             if values is None:
@@ -288,6 +290,7 @@ class RunLog:
                 if d.get("core_only") and row:   # the costlier figures: the last ones taken
                     keep = not_core(columns)
                     values[row][:, keep] = values[row - 1][:, keep]
+                    core_only[row] = True
             fz = d.get("frozen") or []
             if len(fz) == n_layers:
                 frozen[row] = fz
@@ -295,7 +298,8 @@ class RunLog:
         if values is None:
             values = np.empty((0, n_layers, len(columns)), np.float32)
             frozen = np.zeros((0, n_layers), dtype=bool)
-        return GradSeries(self.grad_steps[idx], epochs, values, frozen, columns, self.layers)
+        return GradSeries(self.grad_steps[idx], epochs, values, frozen, columns, self.layers,
+                          core_only)
 
 
 def iter_events(folder: str | Path) -> Iterator[Event]:

@@ -155,6 +155,7 @@ def _grads(state: RunState, log: RunLog) -> None:
     series.stride = 1 if small else 1 << max(0, math.ceil(math.log2(n / len(gs.steps))))
     series.count = n
     state.grad_latest, state.grad_step = gs.values[-1], int(gs.steps[-1])
+    state.grad_latest_core = bool(gs.core_only[-1]) if gs.core_only is not None else False
     state.frozen = [bool(f) for f in gs.frozen[-1].tolist()]
 
 

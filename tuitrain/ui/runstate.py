@@ -79,6 +79,7 @@ class RunState:
         self.grads = Series(grad_capacity, "array")  # per-sample (layers x columns) float32
         self.grad_step: int | None = None
         self.grad_latest: np.ndarray | None = None
+        self.grad_latest_core = False   # grad_latest's costlier figures are from an earlier step
         self.frozen: list[bool] = []
         self.markers: deque[Marker] = deque(maxlen=500)
         self.log: deque[LogLine] = deque(maxlen=log_lines)
@@ -232,10 +233,12 @@ class RunState:
         arr = np.array([[math.nan if v is None else v for v in row] for row in e.values],
                        dtype=np.float32).reshape(len(e.values), len(STAT_COLUMNS))
         last = self.grad_latest
-        if e.core_only and last is not None and last.shape == arr.shape:
+        carried = e.core_only and last is not None and last.shape == arr.shape
+        if carried:
             # The costlier figures were not taken at this step: the last ones taken hold
             # (the heatmap's update-ratio and activation views, the table's columns).
             arr[:, _NOT_CORE] = last[:, _NOT_CORE]
+        self.grad_latest_core = bool(carried)
         self.grad_latest, self.grad_step = arr, e.step
         self.frozen = list(e.frozen)
         self.grads.append(e.step, arr)

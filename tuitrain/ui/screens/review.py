@@ -117,14 +117,16 @@ class ReviewScreen(ViewerScreen):
         steps = self.run_log.grad_steps
         return int(steps[self.index]) if len(steps) and self.index >= 0 else None
 
-    def sample_at(self, step: int) -> tuple[int, np.ndarray] | None:
-        """The exact gradient stats at or before ``step`` (the table's lookup)."""
+    def sample_at(self, step: int) -> tuple[int, np.ndarray, bool] | None:
+        """The exact gradient stats at or before ``step`` (the table's lookup), and whether
+        their costlier figures are from an earlier sample."""
         if step not in self._cache:
             if len(self._cache) > 64:
                 self._cache.clear()
             e = self.run_log.grad_at(step)
             self._cache[step] = None if e is None else (e.step, np.array(
-                [[math.nan if v is None else v for v in row] for row in e.values], np.float32))
+                [[math.nan if v is None else v for v in row] for row in e.values], np.float32),
+                e.core_only)
         return self._cache[step]
 
     def _move(self, index: int, plots: bool = False) -> None:

@@ -102,7 +102,8 @@ class RunBoard(Vertical):
                        f"{len(s.layers)} layers · g: view")
             table = self.query_one(LayerTable)
             table.update_view()
-            set_titles(table, f"layers @ step {table.shown_step:,}" if table.shown_step is not None
-                       else "layers")
+            set_titles(table, "layers" if table.shown_step is None else
+                       f"layers @ step {table.shown_step:,}"
+                       + (" · dim: an earlier step" if table.carried else ""))
         if "log" in changes:
             self.query_one(EventLog).update_view()

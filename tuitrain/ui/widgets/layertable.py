@@ -21,7 +21,7 @@ from textual.reactive import Reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tuitrain.engine.events import STAT_COLUMNS
+from tuitrain.engine.events import CORE_COLUMNS, STAT_COLUMNS
 from tuitrain.ui.runstate import RunState
 from tuitrain.ui.widgets.paintstyle import PaintStyle
 
@@ -96,13 +96,16 @@ class LayerTable(PaintStyle, ScrollView, can_focus=True):
         self.state = state
         self.at_step: int | None = None   # review's cursor; None: the latest sample
         self.shown_step: int | None = None
+        # The shown sample's costlier figures (CORE_COLUMNS aside) are the last ones taken,
+        # at an earlier step (stats.full_every): those cells are dimmed.
+        self.carried = False
         self._rows: list[list[Text]] = []
         self._col_widths: list[int] = []
         self._strips: list[Strip] | None = None   # header first, built on the next paint
         self._strips_key: tuple | None = None
-        # Review: (step) -> (sample step, values) read exactly from the log, instead of
-        # the decimated series in the state.
-        self.lookup: Callable[[int], tuple[int, np.ndarray] | None] | None = None
+        # Review: (step) -> (sample step, values, carried) read exactly from the log,
+        # instead of the decimated series in the state.
+        self.lookup: Callable[[int], tuple[int, np.ndarray, bool] | None] | None = None
 
     @property
     def row_count(self) -> int:
@@ -112,23 +115,25 @@ class LayerTable(PaintStyle, ScrollView, can_focus=True):
         """The cells of row ``index``: the layer, then one per COLUMNS entry."""
         return list(self._rows[index])
 
-    def sample(self) -> tuple[int | None, np.ndarray | None]:
+    def sample(self) -> tuple[int | None, np.ndarray | None, bool]:
+        """(step, values, carried) of the sample to show."""
         s = self.state
         if self.at_step is not None and self.lookup is not None:
-            return self.lookup(self.at_step) or (None, None)
-        if self.at_step is not None:
+            return self.lookup(self.at_step) or (None, None, False)
+        if self.at_step is not None:   # a series point: possibly several samples merged
             hit = s.grads.nearest(self.at_step)
-            return (int(hit[0]), hit[1]) if hit else (None, None)
-        return s.grad_step, s.grad_latest
+            return (int(hit[0]), hit[1], False) if hit else (None, None, False)
+        return s.grad_step, s.grad_latest, s.grad_latest_core
 
     def update_view(self) -> None:
-        step, arr = self.sample()
+        step, arr, carried = self.sample()
         if arr is None or step == self.shown_step and self.row_count == arr.shape[0]:
             return
-        self.shown_step = step
+        self.shown_step, self.carried = step, carried
         layers = self.state.layers or [f"layer {i}" for i in range(arr.shape[0])]
         frozen = self.state.frozen
         idx = [STAT_COLUMNS.index(k) for k, _ in COLUMNS]
+        older = [1 + c for c, (k, _) in enumerate(COLUMNS) if k not in CORE_COLUMNS] if carried else []
         rows = []
         for i, name in enumerate(layers[: arr.shape[0]]):
             if i < len(frozen) and frozen[i]:
@@ -136,6 +141,8 @@ class LayerTable(PaintStyle, ScrollView, can_focus=True):
                 cells[1] = Text("frozen", style="dim italic", justify="right")
             else:
                 cells = [Text(name)] + [fmt(float(arr[i, j]), k) for j, (k, _) in zip(idx, COLUMNS)]
+                for c in older:   # fmt's styles are strings; a row paints only cell.style
+                    cells[c].style = f"{cells[c].style} dim".strip()
             rows.append(cells)
         self._rows = rows
         self._strips = None
