@@ -217,14 +217,13 @@ class InstrumentedSequential(keras.Sequential):
             extra["tt_clipped"] = tf.cast(gnorm > t, tf.float32)
             grads, _ = tf.clip_by_global_norm(grads, t, use_norm=gnorm)
         if stats:
-            recorder = before = None
-            if level == CORE:   # no update norm: nothing to catch or copy
-                pass
-            elif self.update_source == "auto" and increments_apply(
-                    self.optimizer, weights, self.distribute_strategy):
-                recorder = IncrementRecorder(self.optimizer, weights)
-            else:
-                before = plan.snapshot(weights)
+            recorder = before = None   # a core step takes no update norm
+            if level == FULL:
+                if self.update_source == "auto" and increments_apply(
+                        self.optimizer, weights, self.distribute_strategy):
+                    recorder = IncrementRecorder(self.optimizer, weights)
+                else:
+                    before = plan.snapshot(weights)
             with recorder or contextlib.nullcontext():
                 self.optimizer.apply(grads, weights)
             if level == FULL:

@@ -240,19 +240,17 @@ class RunLog:
         if i < 0:
             return None
         event = decode_event(next(self._read_grad_dicts(np.array([i]))))
-        if not isinstance(event, GradStats):
-            return None
-        cols = not_core(event.columns)
-        for j in range(i - 1, -1, -1) if event.core_only else ():
-            earlier = decode_event(next(self._read_grad_dicts(np.array([j]))))
-            if isinstance(earlier, GradStats) and not earlier.core_only:
-                if len(earlier.values) == len(event.values):
-                    values = [list(row) for row in event.values]
-                    for row, old in zip(values, earlier.values):
-                        for c in cols:
-                            row[c] = old[c]
-                    event = replace(event, values=values)
-                break
+        if not isinstance(event, GradStats) or not event.core_only:
+            return event if isinstance(event, GradStats) else None
+        # The latest full sample before it, reading back through one open file.
+        d = next((d for d in self._read_grad_dicts(np.arange(i - 1, -1, -1))
+                  if not d.get("core_only")), None)
+        earlier = decode_event(d) if d is not None else None
+        if isinstance(earlier, GradStats) and len(earlier.values) == len(event.values):
+            keep = set(not_core(event.columns))
+            event = replace(event, values=[
+                [old[c] if c in keep else v for c, v in enumerate(row)]
+                for row, old in zip(event.values, earlier.values)])
         return event
 
     def _full_samples(self) -> np.ndarray:
@@ -278,6 +276,7 @@ class RunLog:
         values = frozen = None
         epochs = np.zeros(len(idx), dtype=np.int64)
         core_only = np.zeros(len(idx), dtype=bool)
+        keep = None   # the columns a core-only sample carries forward
         for row, d in enumerate(self._read_grad_dicts(idx)):
             v = np.asarray(d.get("values") or [], dtype=np.float32)
             if values is None:
@@ -288,7 +287,7 @@ class RunLog:
             if v.shape == values.shape[1:]:
                 values[row] = v
                 if d.get("core_only") and row:   # the costlier figures: the last ones taken
-                    keep = not_core(columns)
+                    keep = not_core(columns) if keep is None else keep
                     values[row][:, keep] = values[row - 1][:, keep]
                     core_only[row] = True
             fz = d.get("frozen") or []
