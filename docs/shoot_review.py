@@ -1,11 +1,14 @@
-"""Take the SVG screenshots of review and compare (docs/review.svg, docs/compare.svg).
+"""Take the SVG screenshots of review and compare (docs/review.svg, docs/compare.svg,
+docs/compare_grads.svg).
 
     python docs/shoot_review.py --out-dir docs
 
 Trains R01 (100 SELU layers) and R02 (100 ReLU layers) for a few epochs on the embedded
 Fashion-MNIST subset with the real trainer (R02 gets an lr x 0.5 from the control queue
 at step 150, so its lr trace has a marker), then opens R02 in review with the cursor moved
-back (``[`` three times) and both runs in compare, at 200x60, in Textual's headless mode.
+back (``[`` three times) and both runs in compare, with the curves and (``g``) with the
+gradient heatmaps, at 200x60, in Textual's headless mode. ``--logs-dir`` keeps the runs
+(and reuses them when it already holds both).
 """
 
 from __future__ import annotations
@@ -57,11 +60,13 @@ def main() -> None:
     p.add_argument("--logs-dir", type=Path, default=None)
     args = p.parse_args()
     logs = args.logs_dir or Path(tempfile.mkdtemp()) / "logs"
-    selu = train("r01_selu_deep", logs)
-    relu = train("r02_relu_deep", logs, control_at=150)
+    done = {f.name.split("_", 2)[-1]: f for f in sorted(logs.glob("*_*"))} if logs.is_dir() else {}
+    selu = done.get("r01_selu_deep") or train("r01_selu_deep", logs)
+    relu = done.get("r02_relu_deep") or train("r02_relu_deep", logs, control_at=150)
     assert RunLog.load(relu).controls, "the lr control did not apply"
     asyncio.run(shoot([relu], args.out_dir / "review.svg", ("left_square_bracket",) * 3))
     asyncio.run(shoot([selu, relu], args.out_dir / "compare.svg"))
+    asyncio.run(shoot([selu, relu], args.out_dir / "compare_grads.svg", ("g",)))
 
 
 if __name__ == "__main__":

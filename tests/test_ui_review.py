@@ -14,6 +14,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import tiny_preset
+from textual.widgets._footer import FooterKey
 
 from tuitrain.engine.control import Control
 from tuitrain.engine.events import CORE_COLUMNS, STAT_COLUMNS, EpochEnd, GradStats, RunStarted, Step
@@ -25,6 +26,8 @@ from tuitrain.ui.screens.compare import CompareScreen
 from tuitrain.ui.screens.review import ReviewScreen
 from tuitrain.ui.viewers import make_review_app
 from tuitrain.ui.widgets.header import RunHeader
+from tuitrain.ui.widgets.gradcompare import GradCompare
+from tuitrain.ui.widgets.heatmap import GradHeatmap, shared_range
 from tuitrain.ui.widgets.layertable import COLUMNS, LayerTable, fmt
 from tuitrain.ui.widgets.overlay import OverlayPlot
 
@@ -260,6 +263,71 @@ async def test_compare_overlays_runs_and_diffs_their_presets(runs):
         assert isinstance(app.screen, ReviewScreen) and app.screen.run_log.folder == sgd_dir
         await pilot.press("escape")
         assert app.screen is screen
+
+
+async def test_compare_g_shows_each_runs_gradients_on_one_colour_scale(runs):
+    _, sgd_dir, adam_dir = runs
+    app = make_review_app([sgd_dir, adam_dir])
+    async with app.run_test(size=(200, 60)) as pilot:
+        screen = app.screen
+        plots, grads = screen.query_one("#cmp-plots"), screen.query_one(GradCompare)
+        await pilot.pause()
+        assert plots.display and not grads.display and screen.grad_view is None
+        assert "Grads" in [k.description for k in screen.query(FooterKey)]
+        for view, words in enumerate(("gradient norm", "update / weight ratio", "activation std")):
+            await pilot.press("g")
+            await pilot.pause()
+            assert screen.grad_view == view and grads.display and not plots.display
+            heats = grads.heatmaps
+            assert [h.border_title for h in heats] == [f"tiny-sgd · {words}", f"tiny-adam · {words}"]
+            column = ("norm", "update_ratio", "act_std")[view]
+            scale = shared_range(screen.states, column)
+            for heat in heats:
+                lines = [heat.render_line(y).text for y in range(heat.size.height)]
+                assert lines[0].lstrip().startswith("in") and "1e" in lines[-1]
+                assert heat.shown_range == scale     # one range for both panels
+        await pilot.press("g")                          # after the last view: the curves
+        await pilot.pause()
+        assert screen.grad_view is None and plots.display and not grads.display
+
+
+async def test_compare_heatmaps_colour_one_value_alike_in_every_run():
+    """Run A's gradients are 1e-3, run B's 10: each alone would fill its own colour range
+    with the same colours; side by side, A is dark and B bright, and a layer of A at 10
+    has B's colour."""
+    from textual.app import App
+
+    def state(norms):
+        st = RunState()
+        st.layers = [f"dense_{i}" for i in range(len(norms))]
+        vals = [[n, 0, 0, n, 0, 0, 1, 1e-3, 0, 1] for n in norms]
+        for step in range(4):
+            st.apply(GradStats(step=step, epoch=0, columns=list(STAT_COLUMNS), values=vals,
+                               frozen=[False] * len(norms)))
+        return st
+
+    a, b = state([1e-3] * 7 + [10.0]), state([10.0] * 8)
+
+    class Two(App):
+        def compose(self):
+            yield GradCompare([("a", a), ("b", b)])
+
+    def cells(heat, y):   # the colours of text row y, after the gutter
+        return {seg.style.color for seg in list(heat.render_line(y))[1:] if seg.text.strip()}
+
+    async with Two().run_test(size=(100, 20)) as pilot:
+        await pilot.pause()
+        ha, hb = pilot.app.query(GradHeatmap)
+        lo, hi = ha.shown_range
+        assert ha.shown_range == hb.shown_range and lo <= -3 and hi >= 1
+        assert cells(ha, 0) != cells(hb, 0)             # 1e-3 against 10
+        last = ha.size.height - 2                        # the output row of A: 10
+        assert cells(ha, last) == cells(hb, 0) == cells(hb, last)
+        for heat in (ha, hb):                            # each run on its own range
+            heat.scale = None
+            heat.update_view()
+        await pilot.pause()
+        assert ha.shown_range != hb.shown_range
 
 
 async def test_home_marks_runs_and_r_compares_them(runs):

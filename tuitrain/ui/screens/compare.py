@@ -3,7 +3,9 @@
 Loss, accuracy and learning rate of every run overlaid, one colour per run, with one
 legend naming the runs; a summary line per run; the control events each run received;
 and the preset diff: every preset field (dotted path) whose value is not the same in all
-runs, with each run's value. ``o`` (or enter on a run) opens one run in review.
+runs, with each run's value. ``g`` swaps the curves for the runs' gradient heatmaps side
+by side on one colour scale, then steps through the views (gradient norm, update ratio,
+activation std) and back. ``o`` (or enter on a run) opens one run in review.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from tuitrain.ui.replay import replay
 from tuitrain.ui.journal import describe_control
 from tuitrain.ui.runstate import RunState
 from tuitrain.ui.screens.viewer import ViewerScreen
+from tuitrain.ui.widgets.gradcompare import GradCompare
 from tuitrain.ui.widgets.header import STATE_STYLES, duration
+from tuitrain.ui.widgets.heatmap import GRAD_VIEWS
 from tuitrain.ui.widgets.overlay import OverlayPlot, hex_colour
 
 _STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_")
@@ -56,7 +60,10 @@ class CompareScreen(ViewerScreen):
     DEFAULT_CSS = """
     CompareScreen { layout: vertical; }
     #cmp-legend { height: auto; padding: 0 1; background: $panel; }
-    #cmp-plots { height: 3fr; min-height: 8; }
+    #cmp-plots, #cmp-grads { height: 3fr; min-height: 8; }
+    #cmp-grads { display: none; }
+    CompareScreen.-grads #cmp-grads { display: block; }
+    CompareScreen.-grads #cmp-plots { display: none; }
     #cmp-lower { height: 2fr; min-height: 8; }
     #cmp-left { width: 1fr; }
     #cmp-runs { height: auto; max-height: 50%; }
@@ -72,6 +79,9 @@ class CompareScreen(ViewerScreen):
     BINDINGS = [
         Binding("o", "open_run", "Review run", id="compare.open",
                 tooltip="Open the highlighted run (runs table) in review, with its cursor"),
+        Binding("g", "grad_view", "Grads", id="compare.grad_view",
+                tooltip="Curves, then each run's gradient heatmap on one colour scale: "
+                        "norms, update ratios, activation std"),
         Binding("tab", "app.focus_next", "Next panel", id="compare.focus", show=False,
                 tooltip="Move between the runs, controls and preset diff tables"),
         Binding("escape", "back", "Back", id="compare.back", show=False,
@@ -94,6 +104,7 @@ class CompareScreen(ViewerScreen):
         with Horizontal(id="cmp-plots"):
             for metric in ("loss", "accuracy", "lr"):
                 yield OverlayPlot(runs, metric, id=f"cmp-{metric}")
+        yield GradCompare(runs, id="cmp-grads")
         with Horizontal(id="cmp-lower"):
             with Vertical(id="cmp-left"):
                 yield DataTable(id="cmp-runs", cursor_type="row", zebra_stripes=True)
@@ -170,6 +181,22 @@ class CompareScreen(ViewerScreen):
         if action == "back":
             return len(self.app.screen_stack) > 1
         return True
+
+    @property
+    def grad_view(self) -> int | None:
+        """The GRAD_VIEWS index shown in place of the curves; None: the curves."""
+        return self.query_one(GradCompare).view if self.has_class("-grads") else None
+
+    def action_grad_view(self) -> None:
+        view = self.grad_view
+        view = 0 if view is None else view + 1
+        if view == len(GRAD_VIEWS):
+            self.remove_class("-grads")
+            self.app.notify("curves: loss, accuracy, learning rate", timeout=2)
+            return
+        title = self.query_one(GradCompare).show_view(view)
+        self.add_class("-grads")
+        self.app.notify(f"heatmaps: {title}, one colour scale for every run", timeout=2)
 
     def action_open_run(self) -> None:
         row = self.query_one("#cmp-runs", DataTable).cursor_row

@@ -7,6 +7,10 @@ upper half block, so a 24-line terminal still resolves 40 rows; deeper nets are 
 gradient that vanishes toward the input (1e-8) or explodes (1e+3) is a different colour
 band, not a barely different shade. Non-finite values are cyan, frozen layers grey. With
 NO_COLOR the cells become shade characters.
+
+The colour range is the run's own (whole decades, :func:`log_range`) unless ``scale`` fixes
+it: compare gives every run's heatmap the same range (:func:`shared_range`), so one colour
+means one value across runs.
 """
 
 from __future__ import annotations
@@ -63,6 +67,14 @@ def log_range(values: np.ndarray, min_span: float = 2.0) -> tuple[float, float]:
         mid = (hi + lo) / 2
         lo, hi = math.floor(mid - min_span / 2), math.ceil(mid + min_span / 2)
     return float(lo), float(hi)
+
+
+def shared_range(states: list[RunState], column: str) -> tuple[float, float]:
+    """One :func:`log_range` over ``column`` of every run's gradient samples."""
+    col = STAT_COLUMNS.index(column)
+    values = [np.abs(np.stack([x[:, col] for x in st.grads.points()[1]]).ravel())
+              for st in states if len(st.grads)]
+    return log_range(np.concatenate(values) if values else np.zeros(0))
 
 
 def grid(samples: list[np.ndarray], column: int, rows: int, cols: int) -> np.ndarray:
@@ -137,11 +149,13 @@ class GradHeatmap(Widget):
     GradHeatmap { height: 1fr; min-height: 4; }
     """
 
-    def __init__(self, state: RunState, **kwargs):
+    def __init__(self, state: RunState, scale: tuple[float, float] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.state = state
         self.view = 0
         self.cursor: int | None = None   # review's cursor step, drawn as a column
+        self.scale = scale               # (lo, hi) in log10, or None: the run's own range
+        self.shown_range: tuple[float, float] | None = None   # the range last drawn
         self._strips: list[Strip] | None = None
 
     @property
@@ -171,8 +185,11 @@ class GradHeatmap(Widget):
         rows = h - 1
         no_color = getattr(self.app, "no_color", False)
         pix = grid(samples, col, rows if no_color else 2 * rows, w - GUTTER)
-        values = np.stack([x[:, col] for x in samples])
-        lo, hi = log_range(np.abs(values))
+        if self.scale is None:
+            lo, hi = log_range(np.abs(np.stack([x[:, col] for x in samples])))
+        else:
+            lo, hi = self.scale
+        self.shown_range = (lo, hi)
         frozen = s.frozen if len(s.frozen) == samples[0].shape[0] else []
         levels = _levels(pix, lo, hi, 5 if no_color else LEVELS)
         strips = [self._row(levels, y, no_color, frozen, rows) for y in range(rows)]
