@@ -8,8 +8,8 @@ attach and export), ``RunFollower`` tails one being written by another process, 
 from tuitrain.runlog.codec import (CHECKPOINT_DIR, EVENTS_FILE, INDEX_FILE, MODEL_FILE,
                                    PID_FILE, PRESET_FILE, STEP_COLUMNS, STEPS_FILE,
                                    decode_event, encode_event, parse_line)
-from tuitrain.runlog.reader import (GradSeries, RunFollower, RunLog, iter_events,
-                                    live_status)
+from tuitrain.runlog.follow import RunFollower, iter_events
+from tuitrain.runlog.reader import GradSeries, RunLog, live_status
 from tuitrain.runlog.runs import RunNotFound, RunSummary, find_run, list_runs, summarize
 from tuitrain.runlog.writer import RunWriter, process_alive, read_pid
 
