@@ -20,7 +20,7 @@ from tuitrain.ui.series import Series
 from tuitrain.ui.widgets.eventlog import EventLog
 from tuitrain.ui.widgets.header import RunHeader
 from tuitrain.ui.widgets.heatmap import GradHeatmap, grid
-from tuitrain.ui.widgets.layertable import LayerTable
+from tuitrain.ui.widgets.layertable import COLUMNS, LayerTable
 
 DEEP = tiny_dict(train__epochs=1000, model={"layers": [{"units": 8, "activation": "relu", "repeat": 100}]})
 
@@ -190,6 +190,37 @@ async def test_heatmap_renders_100_layers_in_a_24_line_terminal(tmp_path):
         dash.control.stop()
         await app.workers.wait_for_complete()
     assert (tmp_path / "small.svg").read_text().startswith("<svg")
+
+
+async def test_live_core_only_samples_carry_the_costlier_figures_dimmed(tmp_path):
+    """stats.every 1 and full_every 1000: after the first sample, every sample takes only
+    the core figures. The dashboard keeps showing the first sample's update ratio, in the
+    table (dimmed, and the title says so) and in the heatmap (no holes)."""
+    preset = tiny_dict(train__epochs=1000, stats={"every": 1, "full_every": 1000},
+                       model={"layers": [{"units": 8, "activation": "relu", "repeat": 4}]})
+    app = make_app(preset, logs_dir=tmp_path, run_source=functools.partial(ScriptedRun, step_time=0.002))
+    async with app.run_test(size=(160, 40)) as pilot:
+        dash = app.screen
+        table = dash.query_one(LayerTable)
+        await until(pilot, lambda: len(dash.state.grads) >= 5 and table.carried)
+        assert "dim: an earlier step" in table.border_title
+        ratio = [c for c, (k, _) in enumerate(COLUMNS) if k == "update_ratio"][0] + 1
+        norm = [c for c, (k, _) in enumerate(COLUMNS) if k == "norm"][0] + 1
+        row = table.get_row_at(0)
+        assert "dim" in str(row[ratio].style) and "dim" not in str(row[norm].style)
+        assert math.isfinite(float(row[ratio].plain))
+        col = STAT_COLUMNS.index("update_ratio")
+        samples = dash.state.grads.points()[1]
+        assert all(np.isfinite(x[:, col]).all() for x in samples)
+        heat = dash.query_one(GradHeatmap)
+        await pilot.press("g")                          # the update-ratio heatmap
+        await until(pilot, lambda: heat.shown_range is not None and "update" in heat.border_title)
+        assert heat.shown_range[0] < heat.shown_range[1]
+        dash.control.stop()
+        await app.workers.wait_for_complete()
+    events = [json.loads(line) for line in next(tmp_path.glob("*/events.jsonl")).open()]
+    flags = [e.get("core_only", False) for e in events if e["kind"] == "grad_stats"]
+    assert flags[0] is False and all(flags[1:]) and len(flags) >= 5
 
 
 async def test_no_color_heatmap_uses_shades(tmp_path, monkeypatch):

@@ -3,7 +3,9 @@
 ``ScriptedRun(preset, sink=..., control=..., logs_dir=...)`` has ``run()``, ``control`` and
 ``run_dir`` like :class:`tuitrain.engine.trainer.Trainer`, and emits a plausible event
 stream (decreasing loss, per-layer gradient norms that shrink toward the input for ReLU
-nets and stay level for SELU ones) without TensorFlow. It honours the Control between
+nets and stay level for SELU ones) without TensorFlow. Like the engine, it takes the
+costlier figures at most every ``stats.full_every`` steps and marks the other samples
+``core_only`` (those figures NaN). It honours the Control between
 steps exactly as the engine does: commands are answered with ControlApplied events, and a
 pause blocks in ``Control.wait()`` (no CPU, no sleeps). Events also go to
 ``run_dir/events.jsonl`` so the run-log checks work against it.
@@ -22,7 +24,7 @@ from typing import Any, Callable
 from tuitrain.engine.control import Control
 from tuitrain.engine.events import (
     STAT_COLUMNS, Checkpoint, ControlApplied, EpochEnd, Event, GradStats, RunEnded,
-    RunStarted, Step,
+    RunStarted, Step, not_core,
 )
 
 
@@ -78,7 +80,10 @@ class ScriptedRun:
         self.schedule = self.preset.get("schedule", {"kind": "constant"})
         clip = self.preset.get("clipping", {"mode": "off", "threshold": 1.0})
         self.clip_mode, self.clip_threshold = clip.get("mode", "off"), float(clip.get("threshold", 1.0))
-        self.stats_every = int(self.preset.get("stats", {}).get("every", 10))
+        stats = self.preset.get("stats", {})
+        self.stats_every = int(stats.get("every", 10))
+        self.full_every = int(stats.get("full_every", 10))
+        self._last_full: int | None = None
         self._log = None
         self.paused = False
 
@@ -189,8 +194,16 @@ class ScriptedRun:
                 rows.append([norm, 0.0, norm / 10, norm / 3, 0.01 * (i % 5), 0.0, 5.0,
                              lr * norm / 5.0, 0.1, 0.8 * self.decay ** i + 0.05])
             assert len(rows[0]) == len(STAT_COLUMNS)
+            # The engine's cadence: the costlier figures at most every full_every steps.
+            core = self._last_full is not None and self._step - self._last_full < self.full_every
+            if core:
+                for row in rows:
+                    for c in not_core():
+                        row[c] = math.nan
+            else:
+                self._last_full = self._step
             self._emit(GradStats(step=self._step, epoch=self._epoch, columns=list(STAT_COLUMNS),
-                                 values=rows, frozen=[False] * n))
+                                 values=rows, frozen=[False] * n, core_only=core))
 
     def _end(self, status: str, reason: str) -> RunEnded:
         ended = RunEnded(status=status, step=self._step, epoch=self._epoch, reason=reason)
