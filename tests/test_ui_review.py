@@ -291,6 +291,22 @@ async def test_compare_g_shows_each_runs_gradients_on_one_colour_scale(runs):
         assert screen.grad_view is None and plots.display and not grads.display
 
 
+async def test_compare_fits_80x24_with_every_run_in_view(runs):
+    _, sgd_dir, adam_dir = runs
+    app = make_review_app([sgd_dir, adam_dir])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#cmp-runs")
+        shown = " ".join(table.render_line(y).text for y in range(table.size.height))
+        assert "tiny-sgd" in shown and "tiny-adam" in shown
+        await pilot.press("g")
+        await pilot.pause()
+        for heat in app.screen.query_one(GradCompare).heatmaps:
+            lines = [heat.render_line(y).text for y in range(heat.size.height)]
+            assert heat.size.height >= 5 and lines[0].lstrip().startswith("in")
+            assert heat.border_subtitle.startswith("shared scale")
+
+
 async def test_compare_heatmaps_colour_one_value_alike_in_every_run():
     """Run A's gradients are 1e-3, run B's 10: each alone would fill its own colour range
     with the same colours; side by side, A is dark and B bright, and a layer of A at 10

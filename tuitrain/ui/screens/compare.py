@@ -67,6 +67,11 @@ class CompareScreen(ViewerScreen):
     #cmp-lower { height: 2fr; min-height: 8; }
     #cmp-left { width: 1fr; }
     #cmp-runs { height: auto; max-height: 50%; }
+    /* Short terminals (the app's -short class, under 32 lines: 80x24): the tables get
+       half the height, and the runs table room for its rows beside its scrollbar. */
+    CompareScreen.-short #cmp-plots, CompareScreen.-short #cmp-grads { height: 1fr; }
+    CompareScreen.-short #cmp-lower { height: 1fr; }
+    CompareScreen.-short #cmp-runs { max-height: 75%; }
     #cmp-controls { height: 1fr; }
     #cmp-diff { width: 1fr; }
     OverlayPlot { width: 1fr; border: round $primary 50%; border-title-color: $text-accent;

@@ -49,7 +49,7 @@ class GradCompare(Horizontal):
             heat.view, heat.scale = view, self.scale
             heat.styles.border_title_color = hex_colour(i)
             heat.border_title = f"{name} · {title}"
-            heat.border_subtitle = (f"{len(state.layers)} layers · {len(state.grads)} samples"
-                                    " · one colour scale")
+            heat.border_subtitle = (f"shared scale · {len(state.layers)} layers · "
+                                    f"{len(state.grads)} samples")
             heat.update_view()
         return title
