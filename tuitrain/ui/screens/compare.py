@@ -85,8 +85,7 @@ class CompareScreen(ViewerScreen):
         Binding("o", "open_run", "Review run", id="compare.open",
                 tooltip="Open the highlighted run (runs table) in review, with its cursor"),
         Binding("g", "grad_view", "Grads", id="compare.grad_view",
-                tooltip="Curves, then each run's gradient heatmap on one colour scale: "
-                        "norms, update ratios, activation std"),
+                tooltip="Every run's gradient heatmap on one colour scale (again: next view)"),
         Binding("tab", "app.focus_next", "Next panel", id="compare.focus", show=False,
                 tooltip="Move between the runs, controls and preset diff tables"),
         Binding("escape", "back", "Back", id="compare.back", show=False,
