@@ -88,6 +88,8 @@ def test_core_only_samples_show_the_last_costlier_figures(runs):
         np.testing.assert_array_equal(samples[3][:, ratio], samples[0][:, ratio])
         assert not np.array_equal(samples[5][:, ratio], samples[0][:, ratio])
         assert st.grad_latest_core == flags[-1]   # the table dims what is carried
+        last_full = [int(t) for t, f in zip(log.grad_steps, flags) if not f][-1]
+        assert st.grad_full_step == last_full     # and names the step it is from
 
 
 def synthetic_run(logs, steps: int, layers: int = 3, every: int = 10, close: bool = True):
@@ -164,7 +166,10 @@ async def test_review_cursor_moves_the_layer_table(runs):
                         dim = "dim" in str(cells[k].style).split()
                         assert dim == (expected.core_only and col not in CORE_COLUMNS), (step, col)
             assert table.carried == expected.core_only
-            assert ("dim: an earlier step" in str(table.border_title)) == expected.core_only
+            # The title names the full sample the dimmed figures were taken at.
+            full = max(int(t) for t in steps if t <= step and not log.grad_at(int(t)).core_only)
+            assert (f"dim: from step {full:,}" in str(table.border_title)) == expected.core_only
+            assert table.carried_from == (full if expected.core_only else None)
 
         await pilot.press("left", "left", "left")
         assert_table_is(int(steps[-4]))

@@ -193,17 +193,18 @@ async def test_heatmap_renders_100_layers_in_a_24_line_terminal(tmp_path):
 
 
 async def test_live_core_only_samples_carry_the_costlier_figures_dimmed(tmp_path):
-    """stats.every 1 and full_every 1000: after the first sample, every sample takes only
+    """stats.every 1 and full_every 1e6: after the first sample, every sample takes only
     the core figures. The dashboard keeps showing the first sample's update ratio, in the
     table (dimmed, and the title says so) and in the heatmap (no holes)."""
-    preset = tiny_dict(train__epochs=1000, stats={"every": 1, "full_every": 1000},
+    preset = tiny_dict(train__epochs=1000, stats={"every": 1, "full_every": 1_000_000},
                        model={"layers": [{"units": 8, "activation": "relu", "repeat": 4}]})
     app = make_app(preset, logs_dir=tmp_path, run_source=functools.partial(ScriptedRun, step_time=0.002))
     async with app.run_test(size=(160, 40)) as pilot:
         dash = app.screen
         table = dash.query_one(LayerTable)
         await until(pilot, lambda: len(dash.state.grads) >= 5 and table.carried)
-        assert "dim: an earlier step" in table.border_title
+        assert table.carried_from == dash.state.grad_full_step == 1   # the first sample
+        assert table.border_title.endswith(f"· dim: from step 1")
         ratio = [c for c, (k, _) in enumerate(COLUMNS) if k == "update_ratio"][0] + 1
         norm = [c for c, (k, _) in enumerate(COLUMNS) if k == "norm"][0] + 1
         row = table.get_row_at(0)

@@ -236,12 +236,20 @@ class RunLog:
         A core-only sample gets the costlier figures of the latest full one before it
         (what the live table shows at that step); ``core_only`` stays True.
         """
+        found = self.grad_sample(step)
+        return None if found is None else found[0]
+
+    def grad_sample(self, step: int) -> tuple[GradStats, int | None] | None:
+        """:meth:`grad_at`, and the step of the full sample whose costlier figures a
+        core-only sample carries (None for a full sample, or when there is none before)."""
         i = int(np.searchsorted(self.grad_steps, step, side="right")) - 1
         if i < 0:
             return None
         event = decode_event(next(self._read_grad_dicts(np.array([i]))))
-        if not isinstance(event, GradStats) or not event.core_only:
-            return event if isinstance(event, GradStats) else None
+        if not isinstance(event, GradStats):
+            return None
+        if not event.core_only:
+            return event, None
         # The latest full sample before it, reading back through one open file.
         d = next((d for d in self._read_grad_dicts(np.arange(i - 1, -1, -1))
                   if not d.get("core_only")), None)
@@ -251,7 +259,8 @@ class RunLog:
             event = replace(event, values=[
                 [old[c] if c in keep else v for c, v in enumerate(row)]
                 for row, old in zip(event.values, earlier.values)])
-        return event
+            return event, earlier.step
+        return event, None
 
     def _full_samples(self) -> np.ndarray:
         """Indices of the samples the engine took in full, from the preset's cadence

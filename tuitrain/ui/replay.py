@@ -156,6 +156,9 @@ def _grads(state: RunState, log: RunLog) -> None:
     series.count = n
     state.grad_latest, state.grad_step = gs.values[-1], int(gs.steps[-1])
     state.grad_latest_core = bool(gs.core_only[-1]) if gs.core_only is not None else False
+    # The last full sample may have been decimated away: the log knows its step.
+    found = log.grad_sample(state.grad_step) if state.grad_latest_core else None
+    state.grad_full_step = found[1] if found else state.grad_step
     state.frozen = [bool(f) for f in gs.frozen[-1].tolist()]
 
 

@@ -80,6 +80,7 @@ class RunState:
         self.grad_step: int | None = None
         self.grad_latest: np.ndarray | None = None
         self.grad_latest_core = False   # grad_latest's costlier figures are from an earlier step
+        self.grad_full_step: int | None = None   # the step of the last full sample
         self.frozen: list[bool] = []
         self.markers: deque[Marker] = deque(maxlen=500)
         self.log: deque[LogLine] = deque(maxlen=log_lines)
@@ -239,6 +240,8 @@ class RunState:
             # (the heatmap's update-ratio and activation views, the table's columns).
             arr[:, _NOT_CORE] = last[:, _NOT_CORE]
         self.grad_latest_core = bool(carried)
+        if not e.core_only:
+            self.grad_full_step = e.step
         self.grad_latest, self.grad_step = arr, e.step
         self.frozen = list(e.frozen)
         self.grads.append(e.step, arr)

@@ -117,16 +117,16 @@ class ReviewScreen(ViewerScreen):
         steps = self.run_log.grad_steps
         return int(steps[self.index]) if len(steps) and self.index >= 0 else None
 
-    def sample_at(self, step: int) -> tuple[int, np.ndarray, bool] | None:
-        """The exact gradient stats at or before ``step`` (the table's lookup), and whether
-        their costlier figures are from an earlier sample."""
+    def sample_at(self, step: int) -> tuple[int, np.ndarray, int | None] | None:
+        """The exact gradient stats at or before ``step`` (the table's lookup), and the
+        step of the earlier sample that their costlier figures come from (None: their own)."""
         if step not in self._cache:
             if len(self._cache) > 64:
                 self._cache.clear()
-            e = self.run_log.grad_at(step)
-            self._cache[step] = None if e is None else (e.step, np.array(
-                [[math.nan if v is None else v for v in row] for row in e.values], np.float32),
-                e.core_only)
+            found = self.run_log.grad_sample(step)
+            self._cache[step] = None if found is None else (found[0].step, np.array(
+                [[math.nan if v is None else v for v in row] for row in found[0].values],
+                np.float32), found[1])
         return self._cache[step]
 
     def _move(self, index: int, plots: bool = False) -> None:

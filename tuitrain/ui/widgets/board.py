@@ -104,6 +104,7 @@ class RunBoard(Vertical):
             table.update_view()
             set_titles(table, "layers" if table.shown_step is None else
                        f"layers @ step {table.shown_step:,}"
-                       + (" · dim: an earlier step" if table.carried else ""))
+                       + ("" if table.carried_from is None
+                          else f" · dim: from step {table.carried_from:,}"))
         if "log" in changes:
             self.query_one(EventLog).update_view()

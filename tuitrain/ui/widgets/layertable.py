@@ -96,16 +96,21 @@ class LayerTable(PaintStyle, ScrollView, can_focus=True):
         self.state = state
         self.at_step: int | None = None   # review's cursor; None: the latest sample
         self.shown_step: int | None = None
-        # The shown sample's costlier figures (CORE_COLUMNS aside) are the last ones taken,
-        # at an earlier step (stats.full_every): those cells are dimmed.
-        self.carried = False
+        # The step of the earlier sample whose costlier figures (CORE_COLUMNS aside) the
+        # shown one carries (stats.full_every), None when they are its own: dimmed cells.
+        self.carried_from: int | None = None
         self._rows: list[list[Text]] = []
         self._col_widths: list[int] = []
         self._strips: list[Strip] | None = None   # header first, built on the next paint
         self._strips_key: tuple | None = None
-        # Review: (step) -> (sample step, values, carried) read exactly from the log,
+        # Review: (step) -> (sample step, values, carried_from) read exactly from the log,
         # instead of the decimated series in the state.
-        self.lookup: Callable[[int], tuple[int, np.ndarray, bool] | None] | None = None
+        self.lookup: Callable[[int], tuple[int, np.ndarray, int | None] | None] | None = None
+
+    @property
+    def carried(self) -> bool:
+        """Whether the shown sample's costlier figures are from an earlier step (dimmed)."""
+        return self.carried_from is not None
 
     @property
     def row_count(self) -> int:
@@ -115,21 +120,22 @@ class LayerTable(PaintStyle, ScrollView, can_focus=True):
         """The cells of row ``index``: the layer, then one per COLUMNS entry."""
         return list(self._rows[index])
 
-    def sample(self) -> tuple[int | None, np.ndarray | None, bool]:
-        """(step, values, carried) of the sample to show."""
+    def sample(self) -> tuple[int | None, np.ndarray | None, int | None]:
+        """(step, values, carried_from) of the sample to show."""
         s = self.state
         if self.at_step is not None and self.lookup is not None:
-            return self.lookup(self.at_step) or (None, None, False)
+            return self.lookup(self.at_step) or (None, None, None)
         if self.at_step is not None:   # a series point: possibly several samples merged
             hit = s.grads.nearest(self.at_step)
-            return (int(hit[0]), hit[1], False) if hit else (None, None, False)
-        return s.grad_step, s.grad_latest, s.grad_latest_core
+            return (int(hit[0]), hit[1], None) if hit else (None, None, None)
+        return s.grad_step, s.grad_latest, s.grad_full_step if s.grad_latest_core else None
 
     def update_view(self) -> None:
-        step, arr, carried = self.sample()
+        step, arr, carried_from = self.sample()
         if arr is None or step == self.shown_step and self.row_count == arr.shape[0]:
             return
-        self.shown_step, self.carried = step, carried
+        self.shown_step, self.carried_from = step, carried_from
+        carried = carried_from is not None
         layers = self.state.layers or [f"layer {i}" for i in range(arr.shape[0])]
         frozen = self.state.frozen
         idx = [STAT_COLUMNS.index(k) for k, _ in COLUMNS]
