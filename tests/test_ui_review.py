@@ -351,6 +351,50 @@ async def test_compare_heatmaps_colour_one_value_alike_in_every_run():
         assert ha.shown_range != hb.shown_range
 
 
+def test_pick_columns_maps_steps_onto_a_shared_axis():
+    from tuitrain.ui.widgets.heatmap import pick_columns
+
+    xs = list(range(0, 100, 10))                       # samples at steps 0..90
+    assert pick_columns(xs, 5) == [0, 2, 4, 6, 8]      # the run's own axis: by index
+    assert pick_columns(xs, 20) == list(range(10))     # fewer samples than columns
+    # Steps 0..900 in 10 columns of 90 steps: the run ends in the second.
+    assert pick_columns(xs, 10, span=900) == [0, 9] + [-1] * 8
+    # Columns of 22.5 steps: the first sample in each.
+    assert pick_columns(xs, 4, span=90) == [0, 3, 5, 7]
+    # Columns of 2 steps: those without a sample repeat the one before.
+    assert pick_columns(xs, 45, span=90)[:6] == [0, 0, 0, 0, 0, 1]
+
+
+async def test_compare_heatmaps_put_runs_of_different_lengths_on_one_time_axis():
+    """Run A has samples up to step 90, run B up to 900: side by side, A fills the first
+    tenth of its panel and is blank after, B fills all of it."""
+    from textual.app import App
+
+    def state(last):
+        st = RunState()
+        st.layers = ["dense_0", "dense_1"]
+        for step in range(0, last + 1, last // 9):
+            st.apply(GradStats(step=step, epoch=0, columns=list(STAT_COLUMNS),
+                               values=[[1.0, 0, 0, 1, 0, 0, 1, 1e-3, 0, 1]] * 2, frozen=[False] * 2))
+        return st
+
+    class Two(App):
+        def compose(self):
+            yield GradCompare([("a", state(90)), ("b", state(900))])
+
+    async with Two().run_test(size=(120, 16)) as pilot:
+        await pilot.pause()
+        grads = pilot.app.query_one(GradCompare)
+        assert grads.span == 900
+        painted = []
+        for heat in grads.heatmaps:
+            cells = "".join("x" if seg.style.bgcolor else "." for seg in list(heat.render_line(0))[1:]
+                            for _ in range(len(seg.text)))
+            painted.append(cells.count("x") / len(cells))
+            assert "steps 0-900" in heat.border_subtitle
+        assert 0.05 < painted[0] < 0.2 and painted[1] == 1.0, painted
+
+
 async def test_home_marks_runs_and_r_compares_them(runs):
     from tuitrain.ui.app import make_app
     from tuitrain.ui.screens.home import HomeScreen

@@ -3,7 +3,8 @@
 Compare's answer to "how do the runs' gradients differ" (R02's 100-layer ReLU net against
 R01's SELU one): each run's layers x time heatmap, in the run's colour, all drawn with the
 same log10 range (:func:`~tuitrain.ui.widgets.heatmap.shared_range`), so a colour is the
-same value in every panel. Each run's time axis is its own whole run, as in review.
+same value in every panel, and on one time axis, steps 0 to the longest run's last
+sample, so a column is the same step in every panel (a shorter run ends blank).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class GradCompare(Horizontal):
         self.runs = runs
         self.view = 0
         self.scale: tuple[float, float] | None = None
+        self.span: int | None = None   # the last step of the longest run: one time axis
 
     def compose(self) -> ComposeResult:
         for i, (_, state) in enumerate(self.runs):
@@ -45,11 +47,13 @@ class GradCompare(Horizontal):
         self.view = view
         column, title = GRAD_VIEWS[view]
         self.scale = shared_range([state for _, state in self.runs], column)
+        self.span = max((state.grads.points()[0][-1] for _, state in self.runs
+                         if len(state.grads)), default=None)
         for i, ((name, state), heat) in enumerate(zip(self.runs, self.heatmaps)):
-            heat.view, heat.scale = view, self.scale
+            heat.view, heat.scale, heat.span = view, self.scale, self.span
             heat.styles.border_title_color = hex_colour(i)
             heat.border_title = f"{name} · {title}"
-            heat.border_subtitle = (f"shared scale · {len(state.layers)} layers · "
-                                    f"{len(state.grads)} samples")
+            steps = "" if self.span is None else f"steps 0-{self.span:,} · "
+            heat.border_subtitle = f"shared scale · {steps}{len(state.layers)} layers"
             heat.update_view()
         return title

@@ -9,8 +9,9 @@ band, not a barely different shade. Non-finite values are cyan, frozen layers gr
 NO_COLOR the cells become shade characters.
 
 The colour range is the run's own (whole decades, :func:`log_range`) unless ``scale`` fixes
-it: compare gives every run's heatmap the same range (:func:`shared_range`), so one colour
-means one value across runs.
+it, and the time axis is the run's own unless ``span`` fixes its last step: compare gives
+every run's heatmap the same range (:func:`shared_range`) and the same steps, so one colour
+means one value and one column one step across runs.
 """
 
 from __future__ import annotations
@@ -77,18 +78,43 @@ def shared_range(states: list[RunState], column: str) -> tuple[float, float]:
     return log_range(np.concatenate(values) if values else np.zeros(0))
 
 
-def grid(samples: list[np.ndarray], column: int, rows: int, cols: int) -> np.ndarray:
+def pick_columns(xs: list[int], cols: int, span: int | None = None) -> list[int]:
+    """The sample each column shows: every (n / cols)-th (all of them where they fit).
+
+    With ``span`` the columns are steps 0..span, as in compare, where runs of different
+    lengths share one time axis: each column shows the first sample in its steps (as the
+    run's own axis does), or the one before where it has none, and -1 (blank) once the
+    run has ended.
+    """
+    n = len(xs)
+    if span is None:
+        return [int(c * n / cols) for c in range(cols)] if n > cols else list(range(n))
+    if n == 0:
+        return []
+    width = max(span, 1) / cols
+    starts = [c * width for c in range(cols)]
+    first = np.searchsorted(np.asarray(xs), starts, side="left").tolist()
+    return [-1 if start > xs[-1] else i if i < n and xs[i] < start + width else i - 1
+            for start, i in zip(starts, first)]
+
+
+def grid(samples: list[np.ndarray], column: int, rows: int, cols: int,
+         pick: list[int] | None = None) -> np.ndarray:
     """A rows x cols matrix of log10 values (NaN: missing, inf: non-finite data).
 
     Row r is the mean log10 of layers ``int(r * L / rows)`` up to the next row's first
     layer (at least one layer): a 100-layer net in 40 rows averages two or three layers
-    a row, a 4-layer one repeats each layer over several rows.
+    a row, a 4-layer one repeats each layer over several rows. ``pick``: the sample of
+    each column (-1: blank), by default every (n / cols)-th.
     """
     if not samples or rows <= 0 or cols <= 0:
         return np.full((max(rows, 0), 0), np.nan)
     n = len(samples)
-    pick = [int(c * n / cols) for c in range(cols)] if n > cols else list(range(n))
-    data = np.stack([samples[i][:, column] for i in pick], axis=1).astype(np.float64)  # L x T
+    if pick is None:
+        pick = [int(c * n / cols) for c in range(cols)] if n > cols else list(range(n))
+    blank = np.full(samples[0].shape[0], np.nan)
+    data = np.stack([samples[i][:, column] if i >= 0 else blank for i in pick],
+                    axis=1).astype(np.float64)  # L x T
     layers = data.shape[0]
     with np.errstate(all="ignore"):
         bad = ~np.isfinite(data) & ~np.isnan(data)
@@ -155,6 +181,7 @@ class GradHeatmap(Widget):
         self.view = 0
         self.cursor: int | None = None   # review's cursor step, drawn as a column
         self.scale = scale               # (lo, hi) in log10, or None: the run's own range
+        self.span: int | None = None     # the time axis' last step, or None: the run's own
         self.shown_range: tuple[float, float] | None = None   # the range last drawn
         self._strips: list[Strip] | None = None
 
@@ -177,14 +204,15 @@ class GradHeatmap(Widget):
     def _build(self) -> list[Strip]:
         w, h = self.size.width, self.size.height
         s = self.state
-        _, samples = s.grads.points()
+        xs, samples = s.grads.points()
         if not samples or h < 2 or w <= GUTTER + 1:
             msg = "waiting for gradient statistics..." if s.live or not s.ended else "no gradient statistics"
             return [Strip([Segment(msg[:w], _PLAIN)])] + [Strip.blank(w, _PLAIN)] * (h - 1)
         col = STAT_COLUMNS.index(self.view_column)
         rows = h - 1
         no_color = getattr(self.app, "no_color", False)
-        pix = grid(samples, col, rows if no_color else 2 * rows, w - GUTTER)
+        pix = grid(samples, col, rows if no_color else 2 * rows, w - GUTTER,
+                   pick_columns(xs, w - GUTTER, self.span))
         if self.scale is None:
             lo, hi = log_range(np.abs(np.stack([x[:, col] for x in samples])))
         else:
@@ -224,11 +252,10 @@ class GradHeatmap(Widget):
 
     def _mark(self, strips: list[Strip], xs: list, cols: int, w: int) -> list[Strip]:
         """Overdraw the column nearest the cursor step (columns are picked as in grid)."""
-        n = len(xs)
-        pick = [int(c * n / cols) for c in range(cols)] if n > cols else list(range(n))
-        if not pick:
+        pick = pick_columns(xs, cols, self.span)
+        if not any(i >= 0 for i in pick):
             return strips
-        c = int(np.argmin([abs(xs[i] - self.cursor) for i in pick]))
+        c = int(np.argmin([abs(xs[i] - self.cursor) if i >= 0 else math.inf for i in pick]))
         x = GUTTER + c
         mark = Strip([Segment("┃", _CURSOR)])
         return [Strip.join([st.crop(0, x), mark, st.crop(x + 1, w)]) for st in strips]
