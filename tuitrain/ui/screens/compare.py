@@ -4,8 +4,8 @@ Loss, accuracy and learning rate of every run overlaid, one colour per run, with
 legend naming the runs; a summary line per run; the control events each run received;
 and the preset diff: every preset field (dotted path) whose value is not the same in all
 runs, with each run's value. ``g`` swaps the curves for the runs' gradient heatmaps side
-by side on one colour scale, then steps through the views (gradient norm, update ratio,
-activation std) and back. ``o`` (or enter on a run) opens one run in review.
+by side, on one colour scale and one time axis, then steps through the views (gradient
+norm, update ratio, activation std) and back. ``o`` (or enter on a run) opens one run in review.
 """
 
 from __future__ import annotations
