@@ -157,6 +157,21 @@ def test_heatmap_grid_rows_average_their_layers_or_repeat_a_layer():
     assert np.isinf(g[0, 0]) and g[1, 0] == -3 and np.isnan(g[:, 1]).all()
 
 
+def test_heatmap_grid_columns_average_their_samples_so_a_spike_shows():
+    """100 samples in 10 columns: one sample's gradients explode (1e3 against 1), and in
+    another one layer's is infinite. Each column averages its ten samples in log10, so
+    the spike lifts its column by 0.3 of a decade and the inf marks its cell; picking one
+    sample per column would have shown neither."""
+    samples = [np.ones((4, len(STAT_COLUMNS))) for _ in range(100)]
+    samples[37][:, 0] = 1e3
+    samples[52][2, 0] = np.inf
+    g = grid(samples, 0, rows=4, cols=10)
+    assert g.shape == (4, 10)
+    assert np.allclose(g[:, 3], 0.3)
+    assert np.isinf(g[2, 5]) and np.isfinite(np.delete(g, [3, 5], axis=1)).all()
+    assert (np.delete(g, [3, 5], axis=1) == 0).all()
+
+
 async def test_heatmap_renders_100_layers_in_a_24_line_terminal(tmp_path):
     app = make_app(DEEP, logs_dir=tmp_path,
                    run_source=functools.partial(ScriptedRun, step_time=0.002))

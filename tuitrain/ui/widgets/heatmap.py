@@ -1,7 +1,8 @@
 """GradHeatmap: layers x time, coloured on a log scale, for nets of any depth.
 
 Rows are layers (input at the top, output at the bottom), columns are gradient-stat samples
-(the whole run, compressed to the width). Each character cell shows two pixel rows with the
+(the whole run, compressed to the width: a column is the geometric mean of its samples,
+so a one-sample spike still shows). Each character cell shows two pixel rows with the
 upper half block, so a 24-line terminal still resolves 40 rows; deeper nets are grouped
 (geometric mean of the group) to fit the height. The colour is log10 of the value, so a
 gradient that vanishes toward the input (1e-8) or explodes (1e+3) is a different colour
@@ -104,30 +105,40 @@ def grid(samples: list[np.ndarray], column: int, rows: int, cols: int,
 
     Row r is the mean log10 of layers ``int(r * L / rows)`` up to the next row's first
     layer (at least one layer): a 100-layer net in 40 rows averages two or three layers
-    a row, a 4-layer one repeats each layer over several rows. ``pick``: the sample of
-    each column (-1: blank), by default every (n / cols)-th.
+    a row, a 4-layer one repeats each layer over several rows. Columns do the same over
+    time: ``pick`` gives each column's first sample (-1: blank; by default every
+    (n / cols)-th), and a column averages its samples up to the next column's first, so a
+    spike between two columns' first samples still shows. A cell is the mean log10 of
+    its block of layers x samples; any non-finite value marks the cell.
     """
     if not samples or rows <= 0 or cols <= 0:
         return np.full((max(rows, 0), 0), np.nan)
     n = len(samples)
     if pick is None:
         pick = [int(c * n / cols) for c in range(cols)] if n > cols else list(range(n))
-    blank = np.full(samples[0].shape[0], np.nan)
-    data = np.stack([samples[i][:, column] if i >= 0 else blank for i in pick],
-                    axis=1).astype(np.float64)  # L x T
+    shown = [k for k, i in enumerate(pick) if i >= 0]
+    out = np.full((rows, len(pick)), np.nan)
+    if not shown:
+        return out
+    data = np.stack([x[:, column] for x in samples], axis=1).astype(np.float64)  # L x n
     layers = data.shape[0]
     with np.errstate(all="ignore"):
         bad = ~np.isfinite(data) & ~np.isnan(data)
         logs = np.log10(np.abs(data))
     ok = np.isfinite(logs)
-    # Each row's first layer. reduceat sums from there up to the next row's first layer,
-    # or takes that one layer where the next row starts at the same one.
+    # reduceat sums from each start up to the next one, or takes the one element where
+    # the next starts at the same place: over time (columns), then over layers (rows).
+    firsts = [pick[k] for k in shown]
+    sums = np.add.reduceat(np.where(ok, logs, 0.0), firsts, axis=1)
+    counts = np.add.reduceat(ok.astype(np.int64), firsts, axis=1)
+    bad = np.logical_or.reduceat(bad, firsts, axis=1)
     starts = np.arange(rows) * layers // rows
-    sums = np.add.reduceat(np.where(ok, logs, 0.0), starts, axis=0)
-    counts = np.add.reduceat(ok.astype(np.int64), starts, axis=0)
+    sums = np.add.reduceat(sums, starts, axis=0)
+    counts = np.add.reduceat(counts, starts, axis=0)
     with np.errstate(all="ignore"):
         mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    return np.where(np.logical_or.reduceat(bad, starts, axis=0), np.inf, mean)
+    out[:, shown] = np.where(np.logical_or.reduceat(bad, starts, axis=0), np.inf, mean)
+    return out
 
 
 def _levels(values: np.ndarray, lo: float, hi: float, n: int) -> np.ndarray:
