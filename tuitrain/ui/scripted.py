@@ -27,6 +27,9 @@ from tuitrain.engine.events import (
     RunStarted, Step, not_core,
 )
 
+# The columns a core-only sample leaves unmeasured.
+_NOT_CORE = not_core()
+
 
 def scheduled_lr(sched: dict[str, Any], lr0: float, t: int, total: int) -> float:
     """A rough lr for the synthetic run (the engine has the real schedules)."""
@@ -198,7 +201,7 @@ class ScriptedRun:
             core = self._last_full is not None and self._step - self._last_full < self.full_every
             if core:
                 for row in rows:
-                    for c in not_core():
+                    for c in _NOT_CORE:
                         row[c] = math.nan
             else:
                 self._last_full = self._step

@@ -18,6 +18,7 @@ means one value and one column one step across runs.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from rich.color import Color
@@ -79,7 +80,7 @@ def shared_range(states: list[RunState], column: str) -> tuple[float, float]:
     return log_range(np.concatenate(values) if values else np.zeros(0))
 
 
-def pick_columns(xs: list[int], cols: int, span: int | None = None) -> list[int]:
+def pick_columns(xs: Sequence[int], cols: int, span: int | None = None) -> list[int]:
     """The sample each column shows: every (n / cols)-th (all of them where they fit).
 
     With ``span`` the columns are steps 0..span, as in compare, where runs of different
@@ -113,9 +114,8 @@ def grid(samples: list[np.ndarray], column: int, rows: int, cols: int,
     """
     if not samples or rows <= 0 or cols <= 0:
         return np.full((max(rows, 0), 0), np.nan)
-    n = len(samples)
     if pick is None:
-        pick = [int(c * n / cols) for c in range(cols)] if n > cols else list(range(n))
+        pick = pick_columns(range(len(samples)), cols)
     shown = [k for k, i in enumerate(pick) if i >= 0]
     out = np.full((rows, len(pick)), np.nan)
     if not shown:
@@ -186,12 +186,12 @@ class GradHeatmap(Widget):
     GradHeatmap { height: 1fr; min-height: 4; }
     """
 
-    def __init__(self, state: RunState, scale: tuple[float, float] | None = None, **kwargs):
+    def __init__(self, state: RunState, **kwargs):
         super().__init__(**kwargs)
         self.state = state
         self.view = 0
         self.cursor: int | None = None   # review's cursor step, drawn as a column
-        self.scale = scale               # (lo, hi) in log10, or None: the run's own range
+        self.scale: tuple[float, float] | None = None   # log10 (lo, hi); None: the run's own
         self.span: int | None = None     # the time axis' last step, or None: the run's own
         self.shown_range: tuple[float, float] | None = None   # the range last drawn
         self._strips: list[Strip] | None = None
@@ -222,8 +222,8 @@ class GradHeatmap(Widget):
         col = STAT_COLUMNS.index(self.view_column)
         rows = h - 1
         no_color = getattr(self.app, "no_color", False)
-        pix = grid(samples, col, rows if no_color else 2 * rows, w - GUTTER,
-                   pick_columns(xs, w - GUTTER, self.span))
+        pick = pick_columns(xs, w - GUTTER, self.span)
+        pix = grid(samples, col, rows if no_color else 2 * rows, w - GUTTER, pick)
         if self.scale is None:
             lo, hi = log_range(np.abs(np.stack([x[:, col] for x in samples])))
         else:
@@ -233,7 +233,7 @@ class GradHeatmap(Widget):
         levels = _levels(pix, lo, hi, 5 if no_color else LEVELS)
         strips = [self._row(levels, y, no_color, frozen, rows) for y in range(rows)]
         if self.cursor is not None:
-            strips = self._mark(strips, s.grads.points()[0], pix.shape[1], w)
+            strips = self._mark(strips, xs, pick, w)
         strips.append(self._legend(lo, hi, w, no_color))
         return strips
 
@@ -261,9 +261,8 @@ class GradHeatmap(Widget):
             start = end + 1
         return Strip(segs)
 
-    def _mark(self, strips: list[Strip], xs: list, cols: int, w: int) -> list[Strip]:
-        """Overdraw the column nearest the cursor step (columns are picked as in grid)."""
-        pick = pick_columns(xs, cols, self.span)
+    def _mark(self, strips: list[Strip], xs: list, pick: list[int], w: int) -> list[Strip]:
+        """Overdraw the column (``pick``: each one's first sample) nearest the cursor step."""
         if not any(i >= 0 for i in pick):
             return strips
         c = int(np.argmin([abs(xs[i] - self.cursor) if i >= 0 else math.inf for i in pick]))
